@@ -1,0 +1,64 @@
+"""Encoding for the JSON-lines files the target writes (dry run, rejects).
+
+Records from the SDK carry `Decimal` and date objects; orjson writes datetimes natively
+and is several times faster than the standard library on the dry-run path.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from typing import IO, Any
+
+import orjson
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def dumps(value: Any) -> bytes:
+    """One JSON document as bytes, without a newline."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+class LinesFile:
+    """An append-only JSON-lines file, made durable on demand.
+
+    Opened lazily so that a run without rejects leaves no empty file behind.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._file: IO[bytes] | None = None
+        self._dirty = False
+        self.lines = 0
+
+    def write(self, value: Any) -> None:
+        self.write_raw(dumps(value))
+
+    def write_raw(self, line: bytes) -> None:
+        if self._file is None:
+            directory = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(directory, exist_ok=True)
+            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
+        self._file.write(line + b"\n")
+        self._dirty = True
+        self.lines += 1
+
+    def make_durable(self) -> None:
+        """Flush and fsync: after this, what was written survives a crash."""
+        if self._file is not None and self._dirty:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._dirty = False
+
+    def close(self) -> None:
+        if self._file is not None:
+            self.make_durable()
+            self._file.close()
+            self._file = None

@@ -1,0 +1,345 @@
+"""Turn a Singer record into an Attentive upsert payload, as the `mapping` setting says (pure).
+
+A mapping is compiled once per stream into a `Mapping` (checked against the fields the
+API has, so a typo fails at start-up rather than on every record), then applied to each
+record with `build_payload`. A source may be one field name or a list of names, the first
+one present winning; a dotted source (`address.city`) reaches into nested objects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
+from typing import Any
+
+from target_attentive.normalize import SCALAR_IDENTIFIERS, Invalid, is_truthy
+
+ATTRIBUTE_FIELDS: dict[str, tuple[str, ...] | None] = {
+    "firstName": None,
+    "lastName": None,
+    "demographic": ("language", "dateOfBirth", "age", "organization", "title", "website"),
+    "location": (
+        "address1",
+        "address2",
+        "city",
+        "state",
+        "zip",
+        "latitude",
+        "longitude",
+        "country",
+        "region",
+        "timezone",
+    ),
+    "locale": ("language", "country"),
+}
+PAYLOAD_PARTS = ("identifiers", "attributes", "subscriptions")
+CHANNELS = ("TEXT", "EMAIL")
+MAX_CUSTOM_ATTRIBUTES = 100
+
+DEFAULT_MAPPING: dict[str, Any] = {
+    "identifiers": {
+        "email": "email",
+        "phone": "phone",
+        "clientUserId": ["clientUserId", "client_user_id"],
+        "shopifyId": ["shopifyId", "shopify_id"],
+        "klaviyoId": ["klaviyoId", "klaviyo_id"],
+    },
+    "attributes": {
+        "firstName": ["firstName", "first_name"],
+        "lastName": ["lastName", "last_name"],
+    },
+}
+
+
+class MappingError(ValueError):
+    """A mapping setting that cannot work; `problems` name each setting path at fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Field:
+    """One payload field and the source fields that fill it."""
+
+    path: tuple[str, ...]
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OptIn:
+    """A subscription the mapping adds when the record's `when` field is truthy."""
+
+    channel: str
+    sign_up_source_id: str
+    when: str | None
+    single_opt_in: bool | None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    identifiers: tuple[Field, ...]
+    custom_identifiers: tuple[Field, ...]
+    attributes: tuple[Field, ...]
+    custom_attributes: tuple[Field, ...]
+    subscriptions: tuple[OptIn, ...]
+
+    @property
+    def source_fields(self) -> frozenset[str]:
+        """Every top-level source field the mapping reads, to list the unmapped ones."""
+        fields = self.identifiers + self.custom_identifiers + self.attributes
+        names = {s.split(".")[0] for f in fields + self.custom_attributes for s in f.sources}
+        names.update(o.when for o in self.subscriptions if o.when)
+        return frozenset(names) | frozenset(PAYLOAD_PARTS)
+
+    @property
+    def custom_attribute_names(self) -> tuple[str, ...]:
+        return tuple(f.path[-1] for f in self.custom_attributes)
+
+
+def compile_mapping(raw: MappingABC | None, where: str = "mapping") -> Mapping:
+    """Check a mapping setting against the API's fields and compile it for fast use."""
+    raw = DEFAULT_MAPPING if raw is None else raw
+    problems: list[str] = []
+    if not isinstance(raw, MappingABC):
+        raise MappingError([f"{where}: must be an object"])
+    unknown = set(raw) - {"identifiers", "attributes", "custom_attributes", "subscriptions"}
+    problems += [
+        f"{where}.{key}: unknown part; use identifiers, attributes, custom_attributes "
+        "or subscriptions"
+        for key in sorted(unknown)
+    ]
+    identifiers, custom_identifiers = _compile_identifiers(raw.get("identifiers"), where, problems)
+    attributes = _compile_attributes(raw.get("attributes"), where, problems)
+    custom = _compile_custom(raw.get("custom_attributes"), where, problems)
+    subscriptions = _compile_subscriptions(raw.get("subscriptions"), where, problems)
+    if problems:
+        raise MappingError(problems)
+    return Mapping(identifiers, custom_identifiers, attributes, custom, subscriptions)
+
+
+def _sources(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if isinstance(value, str) and value.strip():
+        return (value.strip(),)
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    problems.append(f"{where}: must name a source field (text) or a list of them")
+    return ()
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Dotted keys and the nested objects Meltano expands them into, read as one."""
+    for key, item in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(item, MappingABC):
+            yield from _flatten(item, name)
+        else:
+            yield name, item
+
+
+def _section(raw: Any, where: str, problems: list[str]) -> MappingABC:
+    if raw is None:
+        return {}
+    if not isinstance(raw, MappingABC):
+        problems.append(f"{where}: must be an object of payload field to source field")
+        return {}
+    return raw
+
+
+def _compile_identifiers(
+    raw: Any, where: str, problems: list[str]
+) -> tuple[tuple[Field, ...], tuple[Field, ...]]:
+    section = _section(raw, f"{where}.identifiers", problems)
+    scalar: list[Field] = []
+    custom: list[Field] = []
+    for key, value in section.items():
+        here = f"{where}.identifiers.{key}"
+        if key == "customIdentifiers":
+            if not isinstance(value, MappingABC):
+                problems.append(f"{here}: must be an object of identifier name to source field")
+                continue
+            for name, source in _flatten(value):
+                custom.append(Field(("customIdentifiers", name), _sources(source, here, problems)))
+        elif key in SCALAR_IDENTIFIERS:
+            scalar.append(Field((key,), _sources(value, here, problems)))
+        else:
+            problems.append(
+                f"{here}: Attentive has no identifier {key!r}; use one of "
+                f"{', '.join(SCALAR_IDENTIFIERS)} or customIdentifiers"
+            )
+    return tuple(scalar), tuple(custom)
+
+
+def _compile_attributes(raw: Any, where: str, problems: list[str]) -> tuple[Field, ...]:
+    section = _section(raw, f"{where}.attributes", problems)
+    fields: list[Field] = []
+    for name, source in _flatten(section):
+        here = f"{where}.attributes.{name}"
+        path = tuple(name.split("."))
+        known = ATTRIBUTE_FIELDS.get(path[0], ())
+        ok = (len(path) == 1 and known is None) or (
+            len(path) == 2 and known is not None and path[1] in known
+        )
+        if path[0] == "custom":
+            problems.append(f"{here}: map custom attributes under custom_attributes instead")
+        elif not ok:
+            problems.append(
+                f"{here}: Attentive has no attribute {name!r}; known: {', '.join(_known())}"
+            )
+        else:
+            fields.append(Field(path, _sources(source, here, problems)))
+    return tuple(fields)
+
+
+def _known() -> list[str]:
+    names = []
+    for key, subkeys in ATTRIBUTE_FIELDS.items():
+        names += [key] if subkeys is None else [f"{key}.{sub}" for sub in subkeys]
+    return names
+
+
+def _compile_custom(raw: Any, where: str, problems: list[str]) -> tuple[Field, ...]:
+    section = _section(raw, f"{where}.custom_attributes", problems)
+    fields = tuple(
+        Field(("custom", name), _sources(source, f"{where}.custom_attributes.{name}", problems))
+        for name, source in _flatten(section)
+    )
+    if len(fields) > MAX_CUSTOM_ATTRIBUTES:
+        problems.append(
+            f"{where}.custom_attributes: {len(fields)} custom attributes mapped; Attentive "
+            f"allows at most {MAX_CUSTOM_ATTRIBUTES} in an account, ever"
+        )
+    return fields
+
+
+def _compile_subscriptions(raw: Any, where: str, problems: list[str]) -> tuple[OptIn, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        problems.append(f"{where}.subscriptions: must be a list of opt-ins")
+        return ()
+    opt_ins = []
+    for index, item in enumerate(raw):
+        here = f"{where}.subscriptions[{index}]"
+        if not isinstance(item, MappingABC):
+            problems.append(f"{here}: must be an object with channel and signUpSourceId")
+            continue
+        channel = str(item.get("channel", "")).upper()
+        source_id = str(item.get("signUpSourceId", "")).strip()
+        when = item.get("when")
+        if channel not in CHANNELS:
+            problems.append(f"{here}.channel: must be TEXT or EMAIL")
+        if not source_id:
+            problems.append(
+                f"{here}.signUpSourceId: required; find it in Attentive under Sign-up Units"
+            )
+        if when is not None and not (isinstance(when, str) and when):
+            problems.append(f"{here}.when: must name a source field")
+        extra = set(item) - {"channel", "signUpSourceId", "when", "singleOptIn"}
+        if extra:
+            problems.append(f"{here}: unknown keys {sorted(extra)}")
+        single = item.get("singleOptIn")
+        opt_ins.append(OptIn(channel, source_id, when, None if single is None else bool(single)))
+    return tuple(opt_ins)
+
+
+def _get(record: MappingABC, sources: tuple[str, ...]) -> Any:
+    for source in sources:
+        value = record.get(source)
+        if value is None and "." in source:
+            value = record
+            for part in source.split("."):
+                value = value.get(part) if isinstance(value, MappingABC) else None
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def build_payload(record: MappingABC, mapping: Mapping) -> dict:
+    """The payload the mapping makes of a record, not yet normalised.
+
+    Parts the record already carries as objects (`identifiers`, `attributes`,
+    `subscriptions`, built with stream maps) are merged over the mapped ones. A `when`
+    field that is not a yes/no value raises `Invalid`.
+    """
+    identifiers: dict[str, Any] = {}
+    for field in mapping.identifiers:
+        value = _get(record, field.sources)
+        if value is not None:
+            identifiers[field.path[0]] = value
+    if mapping.custom_identifiers:
+        custom_ids = []
+        for field in mapping.custom_identifiers:
+            value = _get(record, field.sources)
+            if value is not None:
+                custom_ids.append({"key": field.path[1], "value": value})
+        if custom_ids:
+            identifiers["customIdentifiers"] = custom_ids
+    attributes: dict[str, Any] = {}
+    for field in mapping.attributes + mapping.custom_attributes:
+        value = _get(record, field.sources)
+        if value is not None:
+            if len(field.path) == 1:
+                attributes[field.path[0]] = value
+            else:
+                attributes.setdefault(field.path[0], {})[field.path[1]] = value
+    payload: dict[str, Any] = {"identifiers": identifiers}
+    if attributes:
+        payload["attributes"] = attributes
+    subscriptions = []
+    for opt_in in mapping.subscriptions:
+        if opt_in.when is not None:
+            try:
+                wanted = is_truthy(record.get(opt_in.when)) if opt_in.when in record else False
+            except Invalid as exc:
+                raise Invalid(f"subscription flag {opt_in.when!r} {exc}") from None
+            if not wanted:
+                continue
+        item: dict[str, Any] = {"signUpSourceId": opt_in.sign_up_source_id}
+        item["channel"] = opt_in.channel
+        if opt_in.single_opt_in is not None:
+            item["singleOptIn"] = opt_in.single_opt_in
+        subscriptions.append(item)
+    if subscriptions:
+        payload["subscriptions"] = subscriptions
+    for part in PAYLOAD_PARTS:
+        if part in record:
+            _merge_shaped(payload, part, record[part])
+    return payload
+
+
+def _merge_shaped(payload: dict, part: str, value: Any) -> None:
+    """Take a part a stream map built; the SDK may hand it over as JSON text.
+
+    Text that does not look like JSON is an ordinary column that happens to share the
+    name, and is left alone. Parts are copied, so normalising never edits the record.
+    """
+    if isinstance(value, str):
+        if not value.lstrip().startswith(("{", "[")):
+            return
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise Invalid(f"{part} is text that is not valid JSON") from None
+    if value is None:
+        return
+    if part == "subscriptions" and isinstance(value, (list, tuple)):
+        payload[part] = [dict(i) if isinstance(i, MappingABC) else i for i in value]
+    elif isinstance(value, MappingABC):
+        base = payload.get(part)
+        payload[part] = _deep_merge(base if isinstance(base, dict) else {}, value)
+    else:
+        payload[part] = value  # the wrong type: validation names it
+
+
+def _deep_merge(base: dict, over: MappingABC) -> dict:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, MappingABC) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value if not isinstance(value, MappingABC) else dict(value)
+    return merged

@@ -1,0 +1,109 @@
+"""Counting outcomes, and the report at the end of every run (promise 1 of the design).
+
+Every RECORD read ends in exactly one outcome, so the report can show that
+`read = accepted + unchanged + rejected + filtered` (+ `written` on a dry run, where
+nothing is sent). The report goes to stderr, readable, and once more as a `METRIC:` JSON
+line for machines.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+OUTCOMES = ("accepted", "unchanged", "rejected", "filtered", "written")
+
+
+@dataclass
+class Tally:
+    """Outcomes of a run, with the delivery figures behind them. Thread-safe to add to."""
+
+    read: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    filtered_reasons: Counter[str] = field(default_factory=Counter)
+    requests: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_read(self, stream: str) -> None:
+        self.read[stream] += 1
+
+    def add(self, outcome: str, count: int = 1) -> None:
+        with self._lock:
+            self.outcomes[outcome] += count
+
+    def filtered(self, reason: str, count: int = 1) -> None:
+        with self._lock:
+            self.outcomes["filtered"] += count
+            self.filtered_reasons[reason] += count
+
+    def request(self, what: str, count: int = 1) -> None:
+        """Delivery events: requests, retries, 429s, timeouts, opt-ins sent."""
+        with self._lock:
+            self.requests[what] += count
+
+    @property
+    def total_read(self) -> int:
+        return sum(self.read.values())
+
+    @property
+    def settled(self) -> int:
+        return sum(self.outcomes[o] for o in OUTCOMES)
+
+    def as_dict(self, rejects_path: str | None, reasons: Counter[str]) -> dict[str, Any]:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        return {
+            "read": self.total_read,
+            **{o: self.outcomes[o] for o in OUTCOMES},
+            "unsettled": self.total_read - self.settled,
+            "filtered_reasons": dict(self.filtered_reasons),
+            "top_reject_reasons": dict(reasons.most_common(10)),
+            "requests": dict(self.requests),
+            "seconds": round(elapsed, 3),
+            "records_per_second": round(self.total_read / elapsed, 1),
+            "rejects_path": rejects_path,
+        }
+
+
+def render(summary: dict[str, Any], *, dry_run: bool) -> str:
+    """The human half of the run report."""
+    lines = ["target-attentive run report"]
+    sent = "written to the dry-run file" if dry_run else "accepted by Attentive"
+    parts = [
+        f"  read {summary['read']}",
+        f"  = {summary['written'] if dry_run else summary['accepted']} {sent}",
+        f"  + {summary['unchanged']} unchanged since last accepted",
+        f"  + {summary['rejected']} rejected",
+        f"  + {summary['filtered']} filtered",
+    ]
+    if dry_run and summary["accepted"]:
+        parts.append(f"  + {summary['accepted']} accepted")
+    if summary["unsettled"]:
+        parts.append(f"  ({summary['unsettled']} not settled: the run did not finish)")
+    lines += parts
+    for reason, count in summary["filtered_reasons"].items():
+        lines.append(f"    filtered {count} x {reason}")
+    if summary["top_reject_reasons"]:
+        lines.append("  most frequent rejection reasons:")
+        for reason, count in summary["top_reject_reasons"].items():
+            lines.append(f"    {count} x {reason}")
+    requests = summary["requests"]
+    if requests:
+        lines.append(
+            "  requests {sent}, retried {retried}, answered 429 {rate_limited}, "
+            "timeouts {timeouts}, opt-ins sent {optins}".format(
+                sent=requests.get("sent", 0),
+                retried=requests.get("retried", 0),
+                rate_limited=requests.get("429", 0),
+                timeouts=requests.get("timeout", 0),
+                optins=requests.get("optins_sent", 0),
+            )
+        )
+    lines.append(
+        f"  {summary['seconds']} s, {summary['records_per_second']} records/s"
+        + (f"; rejects in {summary['rejects_path']}" if summary["rejected"] else "")
+    )
+    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""What one run of the target shares across its sinks: outputs, counts and the report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from target_attentive.jsonl import LinesFile
+from target_attentive.mapping import Mapping, compile_mapping
+from target_attentive.rejects import RejectsFile
+from target_attentive.report import Tally, render
+
+
+class Run:
+    def __init__(self, config: Any, logger: logging.Logger) -> None:
+        self.config = config
+        self.logger = logger
+        self.dry_run: bool = bool(config.get("dry_run"))
+        self.region: str = config.get("default_phone_region") or "US"
+        self.subscriptions_enabled: bool = bool(config.get("subscriptions_enabled"))
+        self.tally = Tally()
+        self.reached = 0  # records that reached a sink (the rest a stream map filtered)
+        self.rejects = RejectsFile(config.get("rejects_path"), config.get("max_rejects"))
+        self.dry_run_file = LinesFile(config.get("dry_run_path")) if self.dry_run else None
+        self._mappings: dict[str, Mapping | None] = {}
+        self._finished = False
+
+    def mapping_for(self, stream: str) -> Mapping | None:
+        """The compiled mapping of a stream; None when the stream is to be ignored."""
+        if stream not in self._mappings:
+            per_stream = self.config.get("stream_mappings") or {}
+            if stream in per_stream:
+                self._mappings[stream] = compile_mapping(per_stream[stream])
+            elif self.config.get("ignore_unmapped_streams"):
+                self._mappings[stream] = None
+            else:
+                self._mappings[stream] = compile_mapping(self.config.get("mapping"))
+        return self._mappings[stream]
+
+    def make_durable(self) -> None:
+        self.rejects.make_durable()
+        if self.dry_run_file is not None:
+            self.dry_run_file.make_durable()
+
+    def summary(self) -> dict[str, Any]:
+        return self.tally.as_dict(self.rejects.path, self.rejects.reasons)
+
+    def finish(self) -> None:
+        """Close the files and print the run report (once)."""
+        if self._finished:
+            return
+        self._finished = True
+        self.rejects.close()
+        if self.dry_run_file is not None:
+            self.dry_run_file.close()
+        summary = self.summary()
+        self.logger.info("%s", render(summary, dry_run=self.dry_run))
+        self.logger.info("METRIC: %s", json.dumps({"type": "summary", "value": summary}))
