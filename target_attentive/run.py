@@ -6,10 +6,20 @@ import json
 import logging
 from typing import Any
 
+from target_attentive.delivery import Delivery
 from target_attentive.jsonl import LinesFile
 from target_attentive.mapping import Mapping, compile_mapping
 from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally, render
+
+
+def open_ledger(config: Any) -> Any:
+    """The ledger, read-only on a dry run (a dry run shows what would be sent)."""
+    try:
+        from target_attentive.ledger import Ledger
+    except ImportError:  # TEMPORARY until ledger.py lands
+        return None
+    return Ledger(config.get("ledger_url"), read_only=bool(config.get("dry_run")))
 
 
 class Run:
@@ -25,6 +35,9 @@ class Run:
         self.dry_run_file = LinesFile(config.get("dry_run_path")) if self.dry_run else None
         self._mappings: dict[str, Mapping | None] = {}
         self._finished = False
+        self.draining = False
+        self.ledger = open_ledger(config) if config.get("ledger_enabled", True) else None
+        self.delivery = Delivery(config, self.tally, self.ledger, logger)
 
     def mapping_for(self, stream: str) -> Mapping | None:
         """The compiled mapping of a stream; None when the stream is to be ignored."""
@@ -46,11 +59,18 @@ class Run:
     def summary(self) -> dict[str, Any]:
         return self.tally.as_dict(self.rejects.path, self.rejects.reasons)
 
+    def stop(self) -> None:
+        """Stop sending: requests in flight finish, the batch raises, no state is written."""
+        self.delivery.stop.set()
+
     def finish(self) -> None:
-        """Close the files and print the run report (once)."""
+        """Close the files and connections and print the run report (once)."""
         if self._finished:
             return
         self._finished = True
+        self.delivery.close()
+        if self.ledger is not None:
+            self.ledger.close()
         self.rejects.close()
         if self.dry_run_file is not None:
             self.dry_run_file.close()

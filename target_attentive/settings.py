@@ -72,6 +72,11 @@ def check_settings(config: MappingABC[str, Any]) -> list[str]:
             f"mapping.custom_attributes: {len(all_names)} custom attributes across all "
             f"mappings and custom_attribute_types; Attentive allows {MAX_CUSTOM_ATTRIBUTES}"
         )
+    if config.get("subscriptions_enabled") and config.get("ledger_enabled") is False:
+        errors.append(
+            "subscriptions_enabled: opt-ins need the ledger (ledger_enabled: true), which "
+            "is what stops a second send"
+        )
     if config.get("rejects_path") and config.get("rejects_path") == config.get("dry_run_path"):
         errors.append("rejects_path: must differ from dry_run_path")
     return errors

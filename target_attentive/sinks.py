@@ -148,14 +148,27 @@ class UsersSink(BatchSink):
         self.run.rejects.check_limit()
 
     def process_batch(self, context: dict) -> None:
-        items: list[Item] = context.get("records", [])
+        """Settle every record of the batch, or raise: no state is written past a raise."""
         run = self.run
-        if items and run.dry_run_file is not None:
-            for item in items:
-                run.dry_run_file.write(
-                    {"stream": self.stream_name, "position": item.position, "payload": item.payload}
-                )
-            run.tally.add("written", len(items))
-        elif items:
-            raise NotImplementedError("delivery")
-        run.make_durable()
+        if run.draining:
+            # meltano/sdk#3775: a signal handler draining again in the middle of a drain.
+            raise RuntimeError("process_batch re-entered during a drain; stopping")
+        run.draining = True
+        try:
+            items: list[Item] = context.get("records", [])
+            if items and run.dry_run_file is not None:
+                for person in run.delivery.plan(items, self.stream_name, self.reject):
+                    for item in person.group.items:
+                        run.dry_run_file.write(
+                            {
+                                "stream": self.stream_name,
+                                "position": item.position,
+                                "payload": person.payload,
+                            }
+                        )
+                    run.tally.add("written", len(person.group.items))
+            elif items:
+                run.delivery.deliver(items, self.stream_name, self.reject)
+            run.make_durable()
+        finally:
+            run.draining = False

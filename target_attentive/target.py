@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from types import FrameType
+from typing import IO
+
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
@@ -172,6 +176,14 @@ class TargetAttentive(Target):
             "on several machines.",
         ),
         th.Property(
+            "ledger_enabled",
+            th.BooleanType,
+            default=True,
+            title="Use the ledger",
+            description="Keep the sync ledger. Without it every person is sent on every run "
+            "and opt-ins cannot be sent (nothing would stop a second send).",
+        ),
+        th.Property(
             "skip_unchanged",
             th.BooleanType,
             default=True,
@@ -226,11 +238,35 @@ class TargetAttentive(Target):
         self.run.make_durable()
         super()._write_state_message(state)
 
-    def process_endofpipe(self) -> None:
+    def listen(self, file_input: IO[str] | None = None) -> None:
+        """The run report is printed however the run ends."""
         try:
-            super().process_endofpipe()
+            super().listen(file_input)
         finally:
             self.run.finish()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT stop promptly, and the last state line written stays true.
+
+        In the middle of a delivery, requests in flight finish and the batch then fails:
+        nothing is written for it (the SDK's own handler would drain again from inside
+        the drain, meltano/sdk#3775). Between batches, the pending records are left for
+        the next run, which resumes from the last state.
+        """
+        if self.run.draining:
+            self.logger.warning(
+                "Signal %d during delivery: finishing the requests in flight, then stopping "
+                "without state for this batch. Rerun to resume.",
+                signum,
+            )
+            self.run.stop()
+            return
+        self.logger.warning(
+            "Signal %d: stopping. Records since the last state line are sent by the next run.",
+            signum,
+        )
+        self.run.finish()
+        sys.exit(128 + signum)
 
 
 if __name__ == "__main__":
