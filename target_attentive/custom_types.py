@@ -45,5 +45,5 @@ def accepts(
     if kind == "enum":
         return isinstance(value, str) and value in enum_values
     if kind == "string":
-        return given != "boolean"
+        return isinstance(value, str)
     return given == kind

@@ -89,6 +89,7 @@ class Delivery:
                 logger=logger,
                 stop=self.stop,
             )
+        self.job_ids: set[str] = set()  # bulk jobs this run submitted
         self._pool: ThreadPoolExecutor | None = None
         self._types: dict[str, str] | None = None
         self._last_progress = time.monotonic()
@@ -303,6 +304,7 @@ class Delivery:
         if answer.accepted and self.ledger is not None:
             job_id = answer.body.get("batchJobId") if isinstance(answer.body, dict) else None
             if job_id:
+                self.job_ids.add(str(job_id))
                 self.ledger.record_job(str(job_id), stream, [(p.key, p.digest) for p in people])
         return [(p, answer) for p in people]
 

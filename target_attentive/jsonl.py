@@ -32,8 +32,9 @@ class LinesFile:
     Opened lazily so that a run without rejects leaves no empty file behind.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, append: bool = True) -> None:
         self.path = path
+        self.mode = "ab" if append else "wb"
         self._file: IO[bytes] | None = None
         self._dirty = False
         self.lines = 0
@@ -45,7 +46,7 @@ class LinesFile:
         if self._file is None:
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
-            self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the run
+            self._file = open(self.path, self.mode)  # noqa: SIM115 - kept open for the run
         self._file.write(line + b"\n")
         self._dirty = True
         self.lines += 1

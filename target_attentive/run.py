@@ -32,10 +32,13 @@ class Run:
         self.tally = Tally()
         self.reached = 0  # records that reached a sink (the rest a stream map filtered)
         self.rejects = RejectsFile(config.get("rejects_path"), config.get("max_rejects"))
-        self.dry_run_file = LinesFile(config.get("dry_run_path")) if self.dry_run else None
+        self.dry_run_file = (
+            LinesFile(config.get("dry_run_path"), append=False) if self.dry_run else None
+        )
         self._mappings: dict[str, Mapping | None] = {}
         self._finished = False
         self.draining = False
+        self.batches = 0  # batches settled, so the target can tell a drain happened
         self.ledger = open_ledger(config) if config.get("ledger_enabled", True) else None
         self.delivery = Delivery(config, self.tally, self.ledger, logger)
 
@@ -58,6 +61,35 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         return self.tally.as_dict(self.rejects.path, self.rejects.reasons)
+
+    def reconcile_jobs(self) -> None:
+        """With bulk_wait_seconds, follow this run's bulk jobs and set aside the refused."""
+        wait_seconds = self.config.get("bulk_wait_seconds") or 0
+        client = self.delivery.client
+        if not (self.delivery.job_ids and wait_seconds and self.ledger and client):
+            return
+        from target_attentive.jobs import reconcile
+
+        self.logger.info(
+            "Waiting up to %s s for %d bulk jobs", wait_seconds, len(self.delivery.job_ids)
+        )
+        result = reconcile(
+            self.ledger,
+            client,
+            self.rejects,
+            self.logger,
+            job_ids=self.delivery.job_ids,
+            wait_seconds=wait_seconds,
+        )
+        self.tally.add("accepted", -result.people_refused)
+        self.tally.add("rejected", result.people_refused)
+        if result.jobs_pending:
+            self.tally.request("bulk_jobs_pending", result.jobs_pending)
+            self.logger.warning(
+                "%d bulk jobs still running; `target-attentive-jobs --config <file>` "
+                "reconciles them later",
+                result.jobs_pending,
+            )
 
     def stop(self) -> None:
         """Stop sending: requests in flight finish, the batch raises, no state is written."""

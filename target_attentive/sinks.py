@@ -17,6 +17,9 @@ from target_attentive.problems import Problem, describe
 from target_attentive.validation import validate_payload
 
 
+MELTANO_TEST_STREAM = "meltano_test_stream"  # what `meltano config test` sends
+
+
 @dataclass
 class Item:
     """A record that became a valid payload, waiting for its batch to be delivered."""
@@ -101,6 +104,10 @@ class UsersSink(BatchSink):
         if self.mapping is None:
             run.tally.filtered(f"stream {self.stream_name} not in stream_mappings")
             return
+        if self.stream_name == MELTANO_TEST_STREAM:
+            reason = Problem("", "Meltano's connection-test record, never sent to Attentive")
+            self.reject(self.position, record, [reason])
+            return
         problem = self._validator.take() if isinstance(self._validator, RecordCheck) else None
         if problem is not None:
             self.reject(self.position, record, [problem])
@@ -170,5 +177,6 @@ class UsersSink(BatchSink):
             elif items:
                 run.delivery.deliver(items, self.stream_name, self.reject)
             run.make_durable()
+            run.batches += 1
         finally:
             run.draining = False

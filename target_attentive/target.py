@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from types import FrameType
 from typing import IO
@@ -222,26 +223,47 @@ class TargetAttentive(Target):
                 "target-attentive settings are not usable", errors=errors, schema=None
             )
         self.run = Run(self.config, self.logger)
+        self._state_written: dict | None = None
         self._MAX_RECORD_AGE_IN_MINUTES = self.config["checkpoint_interval_seconds"] / 60
+        # Sinks drain one after the other: delivery is concurrent already, and one drain
+        # at a time is what makes the re-entry guard of process_batch sound.
+        self.max_parallelism = 1
 
     def _process_record_message(self, message_dict: dict) -> None:
-        """Count every RECORD read, so those a stream map filters out are counted too."""
+        """Count every RECORD read (stream-map filtering included) and checkpoint early.
+
+        The SDK writes state only when it drains every sink at once; a sink that fills
+        up drains alone and writes none. When that drain leaves no records pending in
+        any sink, the latest state is covered by delivered records, so it goes out now:
+        a killed load then resumes from its last full batch, not from its start.
+        """
         run = self.run
         run.tally.count_read(message_dict.get("stream", ""))
-        reached = run.reached
+        reached, batches = run.reached, run.batches
         super()._process_record_message(message_dict)
         if run.reached == reached:
             run.tally.filtered("dropped by a stream map")
+        if run.batches != batches and self._latest_state != self._state_written:
+            if all(sink.current_size == 0 for sink in self._sinks_active.values()):
+                self._write_state_message(copy.deepcopy(self._latest_state))
 
     def _write_state_message(self, state: dict) -> None:
         """Rejects are made durable before any state line that covers them."""
         self.run.make_durable()
         super()._write_state_message(state)
+        self._state_written = state
 
     def listen(self, file_input: IO[str] | None = None) -> None:
         """The run report is printed however the run ends."""
         try:
             super().listen(file_input)
+        finally:
+            self.run.finish()
+
+    def process_endofpipe(self) -> None:
+        try:
+            super().process_endofpipe()
+            self.run.reconcile_jobs()
         finally:
             self.run.finish()
 

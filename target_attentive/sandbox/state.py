@@ -1,0 +1,556 @@
+"""What the sandbox remembers: people, custom attributes, opt-ins, jobs and traffic counts.
+
+One lock guards everything; every method that ends in ``_locked`` expects the caller to hold it.
+Payloads are kept as compact JSON bytes (one line each), not as dicts, so that a long benchmark
+does not exhaust memory and the accepted log and job results can be streamed by concatenation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from . import rules
+
+# Endpoint names used in counts, rate limits and the accepted log.
+SINGLE = "single"
+BULK = "bulk"
+JOB = "job"
+ME = "me"
+OTHER = "other"
+ENDPOINTS = (SINGLE, BULK, JOB, ME, OTHER)
+
+PENDING = "PENDING"
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+
+
+def iso(t: float | None) -> str | None:
+    """Epoch seconds as an ISO-8601 UTC string with milliseconds."""
+    if t is None:
+        return None
+    stamp = datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def dumps_line(value: Any) -> bytes:
+    """One JSON value on one line (orjson emits no newlines without OPT_INDENT_2).
+
+    Copied because orjson's result keeps a 4 KB allocation even for a 300-byte payload, and
+    these lines are kept for the whole run.
+    """
+    return bytes(memoryview(orjson.dumps(value)))
+
+
+@dataclass(slots=True)
+class EndpointStats:
+    """Traffic seen on one endpoint; ``busiest`` values are kept per wall-clock second."""
+
+    requests: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    second: int = -1
+    second_requests: int = 0
+    second_accepted: int = 0
+    best_requests: int = 0
+    best_requests_at: int | None = None
+    best_accepted: int = 0
+    best_accepted_at: int | None = None
+
+    def add(self, outcome: str, t: float) -> None:
+        self.requests += 1
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        sec = int(t)
+        if sec != self.second:
+            self.second = sec
+            self.second_requests = 0
+            self.second_accepted = 0
+        self.second_requests += 1
+        if self.second_requests > self.best_requests:
+            self.best_requests = self.second_requests
+            self.best_requests_at = sec
+        if outcome == "202":
+            self.second_accepted += 1
+            if self.second_accepted > self.best_accepted:
+                self.best_accepted = self.second_accepted
+                self.best_accepted_at = sec
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "counts": dict(sorted(self.counts.items())),
+            "busiest_second": {
+                "requests": self.best_requests,
+                "requests_at": iso(self.best_requests_at),
+                "accepted": self.best_accepted,
+                "accepted_at": iso(self.best_accepted_at),
+            },
+        }
+
+
+@dataclass(slots=True)
+class Person:
+    """One resolved person. Scalar identifiers are single-valued: a new value replaces the old."""
+
+    id: int
+    created_at: float
+    identifiers: dict[str, str] = field(default_factory=dict)
+    custom_identifiers: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    keys: set[tuple[str, str]] = field(default_factory=set)  # every index key that finds them
+    upserts: int = 0
+    updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Job:
+    """A bulk job; items are validated and applied only when it completes."""
+
+    id: str
+    created_at: float
+    due_at: float
+    users: list[Any] | None
+    total: int
+    generation: int
+    fail: bool = False
+    state: str = "waiting"  # waiting -> processing -> done
+    status: str = PENDING  # final status once done
+    items: list[bytes] = field(default_factory=list)
+    outcomes: list[tuple[int, str]] = field(default_factory=list)
+    completed_at: float | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def status_at(self, now: float) -> str:
+        if self.state == "done":
+            return self.status
+        half = self.created_at + (self.due_at - self.created_at) / 2
+        return PENDING if now < half else IN_PROGRESS
+
+
+def index_keys(identifiers: dict[str, Any]) -> list[tuple[str, str]]:
+    """The lookup keys of a payload's identifiers (emails match case-insensitively)."""
+    keys: list[tuple[str, str]] = []
+    for name in rules.SCALAR_IDENTIFIERS:
+        value = identifiers.get(name)
+        if value:
+            keys.append((name, value.lower() if name == "email" else value))
+    for item in identifiers.get("customIdentifiers") or ():
+        keys.append(("custom:" + item["key"], item["value"]))
+    return keys
+
+
+def _merge_attributes(into: dict[str, Any], new: dict[str, Any]) -> None:
+    """Merge ``new`` over ``into``: nested objects merge key by key; omitted keys are kept."""
+    for key, value in new.items():
+        if isinstance(value, dict):
+            target = into.get(key)
+            if isinstance(target, dict):
+                target.update(value)
+            else:
+                into[key] = dict(value)
+        else:
+            into[key] = value
+
+
+def _fill_attributes(into: dict[str, Any], older: dict[str, Any]) -> None:
+    """Keep ``into``'s values and take from ``older`` only what ``into`` lacks."""
+    for key, value in older.items():
+        if key not in into:
+            into[key] = dict(value) if isinstance(value, dict) else value
+        elif isinstance(value, dict) and isinstance(into[key], dict):
+            for sub, item in value.items():
+                into[key].setdefault(sub, item)
+
+
+class SandboxState:
+    """All sandbox state plus the thread-safe operations the HTTP layer needs."""
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        enum_attributes: dict[str, list[str]] | None = None,
+        max_custom_attributes: int = rules.MAX_CUSTOM_ATTRIBUTES,
+    ) -> None:
+        self.lock = threading.Lock()
+        self.rng = random.Random(seed)
+        self.enum_attributes = {k: list(v) for k, v in (enum_attributes or {}).items()}
+        self.max_custom_attributes = max_custom_attributes
+        self.generation = 0
+        self.job_wakeup = threading.Event()
+        self._reset_locked()
+
+    # ----------------------------------------------------------------- bookkeeping
+
+    def _reset_locked(self) -> None:
+        now = time.time()
+        self.started_at = now
+        self.generation += 1
+        self.people: dict[int, Person] = {}
+        self.index: dict[tuple[str, str], int] = {}
+        self.next_person = 1
+        self.merged_people = 0
+        self.registry: dict[str, dict[str, Any]] = {
+            name: {"type": rules.ENUM, "values": list(values), "created_at": now}
+            for name, values in self.enum_attributes.items()
+        }
+        self.optins: dict[tuple[int, str, str], int] = {}
+        self.optin_first: dict[tuple[int, str, str], bool] = {}
+        self.duplicate_optins = 0
+        # (t, person id, endpoint, payload json)
+        self.accepted: list[tuple[float, int, str, bytes]] = []
+        self.items_failed = 0
+        self.stats: dict[str, EndpointStats] = {name: EndpointStats() for name in ENDPOINTS}
+        self.status_counts: dict[str, int] = {}
+        self.first_request: float | None = None
+        self.last_request: float | None = None
+        self.windows: dict[tuple[str, str], list[int]] = {}
+        self.jobs: dict[str, Job] = {}
+        self.job_heap: list[tuple[float, str]] = []
+        self.running: dict[str, Job] = {}
+
+    def reset(self) -> None:
+        """Forget everything (enum attributes given at start are defined again)."""
+        with self.lock:
+            self._reset_locked()
+
+    def record_locked(self, endpoint: str, outcome: str, t: float) -> None:
+        """Count one answered (or dropped) request; ``outcome`` is a status code or 'dropped'."""
+        self.stats[endpoint].add(outcome, t)
+        self.status_counts[outcome] = self.status_counts.get(outcome, 0) + 1
+        if self.first_request is None or t < self.first_request:
+            self.first_request = t
+        if self.last_request is None or t > self.last_request:
+            self.last_request = t
+
+    def record(self, endpoint: str, outcome: str, t: float) -> None:
+        with self.lock:
+            self.record_locked(endpoint, outcome, t)
+
+    def take_rate_locked(self, endpoint: str, key: str, limit: int, t: float) -> int | None:
+        """Take one request from the fixed one-second window; remaining count, None if over."""
+        sec = int(t)
+        window = self.windows.get((endpoint, key))
+        if window is None or window[0] != sec:
+            window = [sec, 0]
+            self.windows[(endpoint, key)] = window
+        if window[1] >= limit:
+            return None
+        window[1] += 1
+        return limit - window[1]
+
+    def peek_rate_locked(self, endpoint: str, key: str, limit: int, t: float) -> int:
+        window = self.windows.get((endpoint, key))
+        if window is None or window[0] != int(t):
+            return limit
+        return max(0, limit - window[1])
+
+    # ----------------------------------------------------------------- people
+
+    def apply_locked(
+        self, payload: dict[str, Any], line: bytes, endpoint: str, t: float
+    ) -> tuple[int, str, int | None]:
+        """Apply a payload that passed :func:`rules.validate_user`; (status, message, person)."""
+        attributes = payload.get("attributes") or {}
+        custom = attributes.get("custom")
+        if custom:
+            error, new = rules.plan_custom_attributes(
+                custom, self.registry, self.max_custom_attributes
+            )
+            if error:
+                return 400, error, None
+            for name, kind in new.items():
+                self.registry[name] = {"type": kind, "values": None, "created_at": t}
+        person = self._resolve_locked(payload["identifiers"], t)
+        person.upserts += 1
+        person.updated_at = t
+        if attributes:
+            _merge_attributes(person.attributes, attributes)
+        for sub in payload.get("subscriptions") or ():
+            key = (person.id, sub["channel"], sub["signUpSourceId"])
+            count = self.optins.get(key, 0)
+            if count:
+                self.duplicate_optins += 1
+            else:
+                self.optin_first[key] = bool(sub.get("singleOptIn", False))
+            self.optins[key] = count + 1
+        self.accepted.append((t, person.id, endpoint, line))
+        return 202, "User attributes accepted", person.id
+
+    def _resolve_locked(self, identifiers: dict[str, Any], t: float) -> Person:
+        keys = index_keys(identifiers)
+        found = sorted({self.index[k] for k in keys if k in self.index})
+        if found:
+            person = self.people[found[0]]
+            for other_id in found[1:]:
+                self._absorb_locked(person, self.people.pop(other_id))
+        else:
+            person = Person(id=self.next_person, created_at=t)
+            self.next_person += 1
+            self.people[person.id] = person
+        for name in rules.SCALAR_IDENTIFIERS:
+            value = identifiers.get(name)
+            if value:
+                self._set_identifier_locked(person, name, value)
+        for item in identifiers.get("customIdentifiers") or ():
+            self._set_identifier_locked(person, "custom:" + item["key"], item["value"])
+        return person
+
+    def _set_identifier_locked(self, person: Person, name: str, value: str) -> None:
+        if name.startswith("custom:"):
+            store, field_name = person.custom_identifiers, name[7:]
+        else:
+            store, field_name = person.identifiers, name
+        old = store.get(field_name)
+        if old is not None and old != value:
+            old_key = (name, old.lower() if name == "email" else old)
+            if self.index.get(old_key) == person.id:
+                del self.index[old_key]
+            person.keys.discard(old_key)
+        store[field_name] = value
+        key = (name, value.lower() if name == "email" else value)
+        self.index[key] = person.id
+        person.keys.add(key)
+
+    def _absorb_locked(self, person: Person, other: Person) -> None:
+        """Two people matched one payload: like Attentive, they become one (lowest id wins)."""
+        self.merged_people += 1
+        for key in other.keys:
+            self.index[key] = person.id
+        person.keys |= other.keys
+        for name, value in other.identifiers.items():
+            person.identifiers.setdefault(name, value)
+        for name, value in other.custom_identifiers.items():
+            person.custom_identifiers.setdefault(name, value)
+        _fill_attributes(person.attributes, other.attributes)
+        person.upserts += other.upserts
+        person.created_at = min(person.created_at, other.created_at)
+        for key in [k for k in self.optins if k[0] == other.id]:
+            count = self.optins.pop(key)
+            first = self.optin_first.pop(key, False)
+            new_key = (person.id, key[1], key[2])
+            if new_key not in self.optins:
+                self.optin_first[new_key] = first
+            self.optins[new_key] = self.optins.get(new_key, 0) + count
+
+    # ----------------------------------------------------------------- jobs
+
+    def create_job(self, users: list[Any], t: float, delay: float, fail: bool = False) -> Job:
+        job = Job(
+            id=str(uuid.uuid4()),
+            created_at=t,
+            due_at=t + max(0.0, delay),
+            users=users,
+            total=len(users),
+            generation=self.generation,
+            fail=fail,
+        )
+        with self.lock:
+            job.generation = self.generation
+            self.jobs[job.id] = job
+            heapq.heappush(self.job_heap, (job.due_at, job.id))
+        self.job_wakeup.set()
+        return job
+
+    def _pop_due_locked(self, now: float) -> Job | None:
+        """One job whose delay has passed; popped one at a time so that the jobs not yet
+        started stay visible to other threads, which can then complete them too."""
+        while self.job_heap and self.job_heap[0][0] <= now:
+            _, job_id = heapq.heappop(self.job_heap)
+            job = self.jobs.get(job_id)
+            if job is not None and job.state == "waiting":
+                return job
+        return None
+
+    def next_due(self) -> float | None:
+        with self.lock:
+            return self.job_heap[0][0] if self.job_heap else None
+
+    def run_job(self, job: Job, sign_up_sources: Iterable[str] = ()) -> None:
+        """Validate and apply a job's items; if another thread is at it, wait until it is done.
+
+        Either way the job is final when this returns, so a reader never sees a job that is
+        past its delay but not finished.
+        """
+        with self.lock:
+            mine = job.state == "waiting"
+            if mine:
+                job.state = "processing"
+                self.running[job.id] = job
+                users = job.users or []
+        if not mine:
+            job.done.wait()  # already set when the job is done
+            return
+        sources = frozenset(sign_up_sources)
+        lines = [dumps_line(user) for user in users]
+        errors = [rules.validate_user(user, sources) for user in users]
+        with self.lock:
+            now = time.time()
+            if job.generation == self.generation:
+                if job.fail:
+                    job.outcomes = []
+                    job.status = FAILED
+                else:
+                    outcomes = []
+                    for user, line, error in zip(users, lines, errors, strict=True):
+                        if error is None:
+                            status, message, _ = self.apply_locked(user, line, BULK, now)
+                        else:
+                            status, message = 400, error
+                        if status != 202:
+                            self.items_failed += 1
+                        outcomes.append((status, message))
+                    job.outcomes = outcomes
+                    job.status = COMPLETED
+                job.items = lines
+            job.users = None
+            job.completed_at = now
+            job.state = "done"
+            self.running.pop(job.id, None)
+        job.done.set()
+
+    def run_due_jobs(self, sign_up_sources: Iterable[str] = (), wait: bool = True) -> int:
+        """Complete every job whose delay has passed; with ``wait``, also wait for the ones other
+        threads are completing, so that a report taken afterwards includes them all."""
+        now = time.time()
+        count = 0
+        while True:
+            with self.lock:
+                job = self._pop_due_locked(now)
+            if job is None:
+                break
+            self.run_job(job, sign_up_sources)
+            count += 1
+        if wait:
+            with self.lock:
+                running = list(self.running.values())
+            for job in running:
+                job.done.wait()
+        return count
+
+    def job_results(self, job_id: str) -> bytes | None:
+        """The results file of a finished job: one line per user, in submission order."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.state != "done" or job.status != COMPLETED:
+                return None
+            pairs = list(zip(job.items, job.outcomes, strict=True))
+        out = bytearray()
+        for line, (status, message) in pairs:
+            out += b'{"request":'
+            out += line
+            out += b',"response":'
+            out += orjson.dumps({"status": status, "message": message})
+            out += b"}\n"
+        return bytes(out)
+
+    # ----------------------------------------------------------------- views
+
+    def accepted_lines(self, offset: int = 0) -> bytes:
+        with self.lock:
+            rows = self.accepted[offset:]
+        out = bytearray()
+        for t, pid, endpoint, line in rows:
+            out += b'{"t":%.6f,"person":%d,"endpoint":"%s","payload":' % (
+                t,
+                pid,
+                endpoint.encode(),
+            )
+            out += line
+            out += b"}\n"
+        return bytes(out)
+
+    def people_json(self) -> list[dict[str, Any]]:
+        with self.lock:
+            subs: dict[int, list[dict[str, Any]]] = {}
+            for (pid, channel, source), count in self.optins.items():
+                subs.setdefault(pid, []).append(
+                    {
+                        "channel": channel,
+                        "signUpSourceId": source,
+                        "singleOptIn": self.optin_first.get((pid, channel, source), False),
+                        "arrivals": count,
+                    }
+                )
+            people = []
+            for person in self.people.values():
+                identifiers: dict[str, Any] = dict(person.identifiers)
+                if person.custom_identifiers:
+                    identifiers["customIdentifiers"] = [
+                        {"key": k, "value": v} for k, v in person.custom_identifiers.items()
+                    ]
+                people.append(
+                    {
+                        "id": person.id,
+                        "identifiers": identifiers,
+                        "attributes": orjson.loads(orjson.dumps(person.attributes)),
+                        "subscriptions": subs.get(person.id, []),
+                        "upserts": person.upserts,
+                        "created_at": iso(person.created_at),
+                        "updated_at": iso(person.updated_at),
+                    }
+                )
+        return people
+
+    def report(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        with self.lock:
+            by_status: dict[str, int] = {}
+            jobs = []
+            for job in self.jobs.values():
+                status = job.status_at(now)
+                by_status[status] = by_status.get(status, 0) + 1
+                failed = sum(1 for s, _ in job.outcomes if s != 202)
+                jobs.append(
+                    {
+                        "bulkJobId": job.id,
+                        "status": status,
+                        "totalRecords": job.total,
+                        "applied": len(job.outcomes) - failed,
+                        "failed": failed,
+                        "created_at": iso(job.created_at),
+                        "completed_at": iso(job.completed_at),
+                    }
+                )
+            accepted_by: dict[str, int] = {SINGLE: 0, BULK: 0}
+            for row in self.accepted:
+                accepted_by[row[2]] += 1
+            return {
+                "started_at": iso(self.started_at),
+                "now": iso(now),
+                "first_request_at": iso(self.first_request),
+                "last_request_at": iso(self.last_request),
+                "counts": dict(sorted(self.status_counts.items())),
+                "endpoints": {name: s.as_json() for name, s in self.stats.items()},
+                "people": len(self.people),
+                "merged_people": self.merged_people,
+                "accepted": len(self.accepted),
+                "accepted_by_endpoint": accepted_by,
+                "bulk_items_failed": self.items_failed,
+                "duplicate_optins": self.duplicate_optins,
+                "optins": [
+                    {"person": pid, "channel": ch, "signUpSourceId": src, "count": n}
+                    for (pid, ch, src), n in self.optins.items()
+                ],
+                "custom_attributes": {
+                    name: {
+                        "type": entry["type"],
+                        "values": entry["values"],
+                        "created_at": iso(entry["created_at"]),
+                    }
+                    for name, entry in self.registry.items()
+                },
+                "custom_attribute_count": len(self.registry),
+                "max_custom_attributes": self.max_custom_attributes,
+                "jobs_by_status": by_status,
+                "jobs": jobs,
+            }
