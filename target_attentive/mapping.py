@@ -92,7 +92,7 @@ class Mapping:
         """Every top-level source field the mapping reads, to list the unmapped ones."""
         fields = self.identifiers + self.custom_identifiers + self.attributes
         names = {s.split(".")[0] for f in fields + self.custom_attributes for s in f.sources}
-        names.update(o.when for o in self.subscriptions if o.when)
+        names.update(o.when.split(".")[0] for o in self.subscriptions if o.when)
         return frozenset(names) | frozenset(PAYLOAD_PARTS)
 
     @property
@@ -124,8 +124,8 @@ def compile_mapping(raw: MappingABC | None, where: str = "mapping") -> Mapping:
 def _sources(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     if isinstance(value, str) and value.strip():
         return (value.strip(),)
-    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
-        return tuple(value)
+    if isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value):
+        return tuple(v.strip() for v in value)
     problems.append(f"{where}: must name a source field (text) or a list of them")
     return ()
 
@@ -155,14 +155,18 @@ def _compile_identifiers(
     section = _section(raw, f"{where}.identifiers", problems)
     scalar: list[Field] = []
     custom: list[Field] = []
-    for key, value in section.items():
+    # Flattened, so `customIdentifiers.loyalty_id` and its nested form mean the same, and a
+    # custom identifier name with dots comes back whole.
+    for key, value in _flatten(section):
         here = f"{where}.identifiers.{key}"
         if key == "customIdentifiers":
-            if not isinstance(value, MappingABC):
-                problems.append(f"{here}: must be an object of identifier name to source field")
+            problems.append(f"{here}: must be an object of identifier name to source field")
+        elif key.startswith("customIdentifiers."):
+            name = key[len("customIdentifiers.") :]
+            if not name.strip():
+                problems.append(f"{here}: a custom identifier needs a name")
                 continue
-            for name, source in _flatten(value):
-                custom.append(Field(("customIdentifiers", name), _sources(source, here, problems)))
+            custom.append(Field(("customIdentifiers", name), _sources(value, here, problems)))
         elif key in SCALAR_IDENTIFIERS:
             scalar.append(Field((key,), _sources(value, here, problems)))
         else:
@@ -203,16 +207,19 @@ def _known() -> list[str]:
 
 def _compile_custom(raw: Any, where: str, problems: list[str]) -> tuple[Field, ...]:
     section = _section(raw, f"{where}.custom_attributes", problems)
-    fields = tuple(
-        Field(("custom", name), _sources(source, f"{where}.custom_attributes.{name}", problems))
-        for name, source in _flatten(section)
-    )
+    fields = []
+    for name, source in _flatten(section):
+        here = f"{where}.custom_attributes.{name}"
+        if not name.strip():
+            problems.append(f"{here}: a custom attribute needs a name")
+            continue
+        fields.append(Field(("custom", name), _sources(source, here, problems)))
     if len(fields) > MAX_CUSTOM_ATTRIBUTES:
         problems.append(
             f"{where}.custom_attributes: {len(fields)} custom attributes mapped; Attentive "
             f"allows at most {MAX_CUSTOM_ATTRIBUTES} in an account, ever"
         )
-    return fields
+    return tuple(fields)
 
 
 def _compile_subscriptions(raw: Any, where: str, problems: list[str]) -> tuple[OptIn, ...]:
@@ -227,8 +234,13 @@ def _compile_subscriptions(raw: Any, where: str, problems: list[str]) -> tuple[O
         if not isinstance(item, MappingABC):
             problems.append(f"{here}: must be an object with channel and signUpSourceId")
             continue
-        channel = str(item.get("channel", "")).upper()
-        source_id = str(item.get("signUpSourceId", "")).strip()
+        channel = item.get("channel")
+        channel = channel.strip().upper() if isinstance(channel, str) else ""
+        source_id = item.get("signUpSourceId")
+        # An id may come as a number from YAML; None must not become the text "None".
+        if isinstance(source_id, int) and not isinstance(source_id, bool):
+            source_id = str(source_id)
+        source_id = source_id.strip() if isinstance(source_id, str) else ""
         when = item.get("when")
         if channel not in CHANNELS:
             problems.append(f"{here}.channel: must be TEXT or EMAIL")
@@ -236,25 +248,34 @@ def _compile_subscriptions(raw: Any, where: str, problems: list[str]) -> tuple[O
             problems.append(
                 f"{here}.signUpSourceId: required; find it in Attentive under Sign-up Units"
             )
-        if when is not None and not (isinstance(when, str) and when):
+        if when is not None and not (isinstance(when, str) and when.strip()):
             problems.append(f"{here}.when: must name a source field")
+        when = when.strip() if isinstance(when, str) else None
         extra = set(item) - {"channel", "signUpSourceId", "when", "singleOptIn"}
         if extra:
             problems.append(f"{here}: unknown keys {sorted(extra)}")
         single = item.get("singleOptIn")
-        opt_ins.append(OptIn(channel, source_id, when, None if single is None else bool(single)))
+        try:
+            # bool("false") is True: a text flag from YAML or the environment is read, not cast.
+            single = None if single is None else is_truthy(single)
+        except Invalid:
+            problems.append(f"{here}.singleOptIn: must be true or false")
+            single = None
+        opt_ins.append(OptIn(channel, source_id, when, single))
     return tuple(opt_ins)
 
 
 def _get(record: MappingABC, sources: tuple[str, ...]) -> Any:
+    """The first source with a value; blank text counts as absent, so the next one is tried."""
     for source in sources:
         value = record.get(source)
         if value is None and "." in source:
             value = record
             for part in source.split("."):
                 value = value.get(part) if isinstance(value, MappingABC) else None
-        if value is not None and value != "":
-            return value
+        if value is None or (isinstance(value, str) and (not value or value.isspace())):
+            continue
+        return value
     return None
 
 
@@ -290,14 +311,20 @@ def build_payload(record: MappingABC, mapping: Mapping) -> dict:
     if attributes:
         payload["attributes"] = attributes
     subscriptions = []
+    seen: set[tuple[str, str]] = set()
     for opt_in in mapping.subscriptions:
         if opt_in.when is not None:
             try:
-                wanted = is_truthy(record.get(opt_in.when)) if opt_in.when in record else False
+                wanted = is_truthy(_get(record, (opt_in.when,)))
             except Invalid as exc:
                 raise Invalid(f"subscription flag {opt_in.when!r} {exc}") from None
             if not wanted:
                 continue
+        # Two flags for one channel and source (either opts in) must not send it twice.
+        key = (opt_in.channel, opt_in.sign_up_source_id)
+        if key in seen:
+            continue
+        seen.add(key)
         item: dict[str, Any] = {"signUpSourceId": opt_in.sign_up_source_id}
         item["channel"] = opt_in.channel
         if opt_in.single_opt_in is not None:
@@ -341,5 +368,5 @@ def _deep_merge(base: dict, over: MappingABC) -> dict:
         if isinstance(value, MappingABC) and isinstance(merged.get(key), dict):
             merged[key] = _deep_merge(merged[key], value)
         else:
-            merged[key] = value if not isinstance(value, MappingABC) else dict(value)
+            merged[key] = _deep_merge({}, value) if isinstance(value, MappingABC) else value
     return merged

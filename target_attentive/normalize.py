@@ -20,7 +20,11 @@ import phonenumbers
 from target_attentive.problems import Problem
 
 SCALAR_IDENTIFIERS = ("email", "phone", "clientUserId", "shopifyId", "klaviyoId")
-_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# One @, no spaces, a domain of non-empty labels with at least one dot (a@b..c is refused).
+_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
+# Letters in a phone field are never a person's number: phonenumbers would read the
+# vanity letters of "202-555-CALL" as digits and text whoever has them.
+_LETTERS = re.compile(r"[^\W\d_]")
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off", ""})
 _NUMBER_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
@@ -30,16 +34,28 @@ class Invalid(ValueError):
     """A value that cannot be brought into Attentive's form; the message says what to change."""
 
 
+_NOT_YES_NO = "is not a yes/no value; use true/false, yes/no or 1/0"
+
+
 def is_truthy(value: Any) -> bool:
-    """Read an opt-in flag the way source systems write them (true, "yes", 1, "Y")."""
+    """Read an opt-in flag the way source systems write them (true, "yes", 1, "Y").
+
+    Strict on purpose: a flag decides whether a person is texted, so anything that is not
+    plainly yes or no (2, "maybe", a list) raises `Invalid` instead of being guessed.
+    Missing (None) and empty text mean no.
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value)
     if isinstance(value, str):
         word = value.strip().lower()
         if word in _TRUE_WORDS:
             return True
         if word in _FALSE_WORDS:
             return False
-        raise Invalid("is not a yes/no value; use true/false, yes/no or 1/0")
-    return bool(value)
+        raise Invalid(_NOT_YES_NO)
+    if isinstance(value, (int, float, Decimal)) and value in (0, 1):
+        return value == 1
+    raise Invalid(_NOT_YES_NO)
 
 
 def to_text(value: Any) -> str | None:
@@ -50,12 +66,13 @@ def to_text(value: Any) -> str | None:
         return value.strip() or None
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, Decimal) and value.is_finite() and value != value.to_integral_value():
+        return format(value, "f")  # exact, as the tap wrote it: no float rounding, no exponent
     if isinstance(value, (int, Decimal, float)):
-        number = to_number(value)
-        return str(number)
+        return str(to_number(value))
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
-    raise Invalid(f"is a {_kind(value)}; Attentive takes text here")
+    raise Invalid(f"is {_kind(value)}; Attentive takes text here")
 
 
 def to_number(value: Any) -> int | float:
@@ -76,10 +93,13 @@ def to_number(value: Any) -> int | float:
         return int(value) if value.is_integer() else value
     if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
         return to_number(Decimal(value.strip()))
-    raise Invalid(f"is a {_kind(value)}; a number is needed here")
+    raise Invalid(f"is {_kind(value)}; a number is needed here")
 
 
-def to_int(value: Any) -> int:
+def to_int(value: Any) -> int | None:
+    """A whole number (demographic.age is an integer in the API); None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
     number = to_number(value)
     if not isinstance(number, int):
         raise Invalid("has a fraction; a whole number is needed here")
@@ -115,15 +135,16 @@ def to_custom_value(value: Any) -> str | int | float | bool | None:
         return value.strip() or None
     if isinstance(value, (int, float, Decimal)):
         return to_number(value)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()  # Attentive reads ISO-8601 text as a date
     raise Invalid(
-        f"is a {_kind(value)}; custom attributes take only text, numbers and true/false. "
+        f"is {_kind(value)}; custom attributes take only text, numbers and true/false. "
         "Map a scalar field, or join the values into text with a stream map"
     )
 
 
 def normalize_email(value: Any) -> str | None:
+    """Trimmed and lowercased, so one person is one email; `Invalid` when not name@domain.tld."""
     text = to_text(value)
     if text is None:
         return None
@@ -131,22 +152,6 @@ def normalize_email(value: Any) -> str | None:
     if not _EMAIL_SHAPE.match(text):
         raise Invalid("is not an email address (expected name@domain.tld)")
     return text
-
-
-@lru_cache(maxsize=65536)
-def _e164(text: str, region: str) -> str:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise Invalid(
-            f"is not a phone number ({_PARSE_REASONS.get(exc.error_type, exc)})"
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise Invalid(
-            f"is not a valid phone number when read with default region {region}; "
-            "write it in E.164 (+<country code><number>) or set default_phone_region"
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 _PARSE_REASONS = {
@@ -158,17 +163,62 @@ _PARSE_REASONS = {
 }
 
 
+def _parse_valid(text: str, region: str) -> str | Invalid:
+    """E.164 of a number phonenumbers calls valid, else the reason (never the digits)."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        return Invalid(
+            f"is not a phone number ({_PARSE_REASONS.get(exc.error_type, 'unreadable')})"
+        )
+    if not phonenumbers.is_valid_number(number):
+        if text.startswith("+"):
+            return Invalid(
+                "is not a valid phone number: no number in use has these digits for its "
+                "country code; check the number"
+            )
+        return Invalid(
+            f"is not a valid phone number when read with default region {region}; "
+            "write it in E.164 (+<country code><number>) or set default_phone_region"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=65536)
+def _e164(text: str, region: str, bare_digits: bool = False) -> str:
+    """Read one phone text; `bare_digits` for numbers that came as integers.
+
+    Readings tried in order, the first valid one wins: as written (national numbers in
+    `region`); then, for a leading 00, as international (00 is the international prefix
+    in most of the world, though not in the US); then, for an integer, with a "+" put
+    back, since an integer cannot keep the "+" of a number stored with its country code.
+    """
+    if _LETTERS.search(text):
+        raise Invalid("has letters; a phone number is digits, with an optional leading +")
+    first = _parse_valid(text, region)
+    if isinstance(first, str):
+        return first
+    if bare_digits:
+        second = _parse_valid("+" + text, region)
+    elif text.startswith("00"):
+        second = _parse_valid("+" + text[2:], region)
+    else:
+        raise first
+    if isinstance(second, str):
+        return second
+    raise first
+
+
 def normalize_phone(value: Any, region: str) -> str | None:
     """E.164, or `Invalid`: a number phonenumbers calls invalid is never sent."""
     if value is None:
         return None
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        text = str(int(value))
-        # A bare integer loses its "+": a number this long already carries its country code.
-        if len(text) > 10:
-            text = "+" + text
-    else:
-        text = to_text(value)
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        number = to_number(value)
+        if not isinstance(number, int) or number <= 0:
+            raise Invalid("is not a phone number (a number with a fraction or sign)")
+        return _e164(str(number), region, True)
+    text = to_text(value)
     if text is None:
         return None
     return _e164(text, region)
@@ -299,8 +349,10 @@ def _convert(container: dict, key: str, converter: Any, where: str, problems: li
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "list"
+    """The kind of a value with its article, for messages that must not quote the value."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "a list"
     if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+        return "an object"
+    name = type(value).__name__
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"

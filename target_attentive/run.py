@@ -15,10 +15,8 @@ from target_attentive.report import Tally, render
 
 def open_ledger(config: Any) -> Any:
     """The ledger, read-only on a dry run (a dry run shows what would be sent)."""
-    try:
-        from target_attentive.ledger import Ledger
-    except ImportError:  # TEMPORARY until ledger.py lands
-        return None
+    from target_attentive.ledger import Ledger
+
     return Ledger(config.get("ledger_url"), read_only=bool(config.get("dry_run")))
 
 

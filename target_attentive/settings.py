@@ -7,18 +7,32 @@ are found before the first record is read or anything is sent.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping as MappingABC
 from typing import Any
 from urllib.parse import urlsplit
+
+import phonenumbers
 
 from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES, MappingError, compile_mapping
 
 DEFAULT_API_URL = "https://api.attentivemobile.com"
 MAX_BULK_BATCH = 256
 CUSTOM_TYPES = ("string", "number", "boolean", "date", "enum")
+# Integer settings and the least each may be; the SDK's schema only checks they are integers.
+_AT_LEAST = {
+    "max_requests_per_second": 1,
+    "max_concurrency": 1,
+    "request_timeout_seconds": 1,
+    "max_retry_seconds": 0,
+    "max_rejects": 0,
+    "bulk_wait_seconds": 0,
+    "checkpoint_interval_seconds": 1,
+}
 
 
 def is_loopback(host: str) -> bool:
+    """Plain http is safe only when the request never leaves the machine."""
     if host == "localhost":
         return True
     try:
@@ -37,9 +51,21 @@ def check_settings(config: MappingABC[str, Any]) -> list[str]:
             "attributes:write and subscriptions:write scopes); set it, or set dry_run: true"
         )
     errors += _check_api_url(config.get("api_url") or DEFAULT_API_URL)
+    region = config.get("default_phone_region")
+    if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
+        errors.append(
+            f"default_phone_region: {region!r} is not a region code; use an ISO 3166-1 "
+            "alpha-2 code in capitals, such as US, GB or DE"
+        )
     batch = config.get("bulk_batch_size")
-    if batch is not None and not 1 <= int(batch) <= MAX_BULK_BATCH:
-        errors.append(f"bulk_batch_size: {batch} is out of range; Attentive takes 1 to 256")
+    if batch is not None and not (_is_int(batch) and 1 <= batch <= MAX_BULK_BATCH):
+        errors.append(
+            f"bulk_batch_size: {batch!r} is out of range; Attentive takes 1 to {MAX_BULK_BATCH}"
+        )
+    for name, least in _AT_LEAST.items():
+        value = config.get(name)
+        if value is not None and not (_is_int(value) and value >= least):
+            errors.append(f"{name}: {value!r} is out of range; use a whole number >= {least}")
     custom_names: set[str] = set()
     mappings = {"mapping": config.get("mapping")}
     stream_mappings = config.get("stream_mappings") or {}
@@ -56,6 +82,9 @@ def check_settings(config: MappingABC[str, Any]) -> list[str]:
             continue
         custom_names.update(compiled.custom_attribute_names)
     types = config.get("custom_attribute_types") or {}
+    if not isinstance(types, MappingABC):
+        errors.append("custom_attribute_types: must be an object of attribute name to type")
+        types = {}
     for name, kind in types.items():
         if kind not in CUSTOM_TYPES:
             errors.append(
@@ -63,6 +92,9 @@ def check_settings(config: MappingABC[str, Any]) -> list[str]:
                 f"{', '.join(CUSTOM_TYPES)}"
             )
     enums = config.get("custom_attribute_enums") or {}
+    if not isinstance(enums, MappingABC):
+        errors.append("custom_attribute_enums: must be an object of attribute name to values")
+        enums = {}
     for name, values in enums.items():
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             errors.append(f"custom_attribute_enums.{name}: must be a list of allowed values")
@@ -70,19 +102,28 @@ def check_settings(config: MappingABC[str, Any]) -> list[str]:
     if len(all_names) > MAX_CUSTOM_ATTRIBUTES:
         errors.append(
             f"mapping.custom_attributes: {len(all_names)} custom attributes across all "
-            f"mappings and custom_attribute_types; Attentive allows {MAX_CUSTOM_ATTRIBUTES}"
+            "mappings, custom_attribute_types and custom_attribute_enums; Attentive allows "
+            f"{MAX_CUSTOM_ATTRIBUTES} in an account, ever"
         )
     if config.get("subscriptions_enabled") and config.get("ledger_enabled") is False:
         errors.append(
             "subscriptions_enabled: opt-ins need the ledger (ledger_enabled: true), which "
             "is what stops a second send"
         )
-    if config.get("rejects_path") and config.get("rejects_path") == config.get("dry_run_path"):
-        errors.append("rejects_path: must differ from dry_run_path")
+    rejects, dry = config.get("rejects_path"), config.get("dry_run_path")
+    if rejects and dry and os.path.normpath(rejects) == os.path.normpath(dry):
+        errors.append("rejects_path: must differ from dry_run_path (both name one file)")
     return errors
 
 
+def _is_int(value: Any) -> bool:
+    """An integer setting; True is not one, though Python says bool is an int."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_api_url(url: str) -> list[str]:
+    if not isinstance(url, str):
+        return ["api_url: must be text, an http(s) URL"]
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return [f"api_url: {url!r} is not an http(s) URL"]

@@ -11,6 +11,7 @@ this runs once per record.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from importlib.resources import files
 from typing import Any
 
@@ -27,16 +28,22 @@ _IDENTIFIER_NAMES = "email, phone, clientUserId, shopifyId, klaviyoId or customI
 
 
 def validate_payload(payload: dict) -> list[Problem]:
-    """Problems with the payload, empty when Attentive should take it."""
-    if _VALIDATOR.is_valid(payload):
-        return []
-    problems = []
-    seen = set()
-    for error in _VALIDATOR.iter_errors(payload):
-        problem = _explain(error)
-        if problem not in seen:
-            seen.add(problem)
-            problems.append(problem)
+    """Problems with the payload, empty when Attentive should take it.
+
+    Never raises: a value JSON cannot carry (a `date` a stream map left in place, a set)
+    makes jsonschema-rs raise, and becomes a problem naming its field instead.
+    """
+    try:
+        if _VALIDATOR.is_valid(payload):
+            return []
+        errors = list(_VALIDATOR.iter_errors(payload))
+    except ValueError:
+        return _not_json(payload, "") or [Problem("payload", "holds a value JSON cannot carry")]
+    problems: list[Problem] = []
+    for error in errors:
+        for problem in _explain(error):
+            if problem not in problems:
+                problems.append(problem)
     return problems
 
 
@@ -47,44 +54,86 @@ def _path(parts: list[Any]) -> str:
     return text
 
 
-def _explain(error: Any) -> Problem:
+_NO_IDENTIFIER = f"no identifier; map at least one of {_IDENTIFIER_NAMES}"
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true/false",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _explain(error: Any) -> list[Problem]:
+    """Words for one jsonschema-rs error; built from the error's fields, never its message,
+    which quotes the value."""
     where = _path(list(error.instance_path))
-    rule = list(error.schema_path)[-1] if list(error.schema_path) else ""
-    kind = type(error.kind).__name__
-    if where == "" and kind == "Required":
-        return Problem("identifiers", f"no identifier; map at least one of {_IDENTIFIER_NAMES}")
-    if where == "identifiers" and kind == "MinProperties":
-        return Problem("identifiers", f"no identifier; map at least one of {_IDENTIFIER_NAMES}")
-    if where == "identifiers.phone" and kind == "Pattern":
-        return Problem(where, "not in E.164 (+<country code><number>, digits only)")
+    kind = error.kind
+    name = type(kind).__name__
+    if name == "Required":
+        if where == "":
+            return [Problem("identifiers", _NO_IDENTIFIER)]
+        return [Problem(f"{where}.{kind.property}", "missing; it is required here")]
+    if name == "MinProperties" and where == "identifiers":
+        return [Problem("identifiers", _NO_IDENTIFIER)]
+    if name == "AdditionalProperties":
+        known = _known_keys(list(error.schema_path)[:-1])
+        hint = f" (known: {', '.join(known)})" if known else ""
+        return [
+            Problem(f"{where}.{key}" if where else key, f"Attentive has no such field{hint}")
+            for key in kind.unexpected
+        ]
+    if where == "identifiers.phone" and name in ("Pattern", "Type"):
+        return [Problem(where, "not in E.164 (+<country code><number>, digits only)")]
     if where == "attributes.demographic.dateOfBirth":
-        return Problem(where, "not a date in the form YYYY-MM-DD")
-    if where.startswith("attributes.custom.") and kind in ("Type", "AnyOf"):
-        return Problem(where, "custom attributes take only text, numbers and true/false")
-    if kind == "MaxLength":
-        return Problem(where, "longer than Attentive's 100 characters for an identifier")
-    if kind == "MinLength":
-        return Problem(where, "is empty; leave the field out instead")
-    if kind == "AdditionalProperties":
-        extra = _extra_keys(error)
-        return Problem(where or "payload", f"Attentive has no field {extra} here")
-    if kind == "Required":
-        return Problem(where, f"missing {error.message.split(' ')[0]}")
-    if kind == "Enum":
-        return Problem(where, "must be TEXT or EMAIL")
-    if kind == "MinProperties" or kind == "MinItems":
-        return Problem(where, "is empty; leave it out instead")
-    if kind == "Type":
-        return Problem(where, f"has the wrong type ({_expected(error)} expected)")
-    return Problem(where or "payload", f"breaks rule {rule!r}")
+        return [Problem(where, "not a date in the form YYYY-MM-DD")]
+    if where.startswith("attributes.custom.") and name == "Type":
+        return [Problem(where, "custom attributes take only text, numbers and true/false")]
+    if name == "PropertyNames":
+        return [Problem(where, "a custom attribute name is empty; name every attribute")]
+    if name == "MaxLength":
+        return [
+            Problem(where, f"longer than Attentive's {kind.limit} characters for an identifier")
+        ]
+    if name == "MinLength":
+        return [Problem(where, "is empty; leave the field out instead")]
+    if name == "Enum":
+        return [Problem(where, "must be TEXT or EMAIL")]
+    if name in ("MinProperties", "MinItems"):
+        return [Problem(where, "is empty; leave it out instead")]
+    if name == "Minimum":
+        return [Problem(where, f"must be {kind.limit} or more")]
+    if name == "Type":
+        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in kind.types)
+        return [Problem(where or "payload", f"has the wrong type ({expected} expected)")]
+    return [Problem(where or "payload", "is not in a form Attentive accepts")]
 
 
-def _extra_keys(error: Any) -> str:
-    message = str(error.message)
-    start = message.find("(")
-    return message[start + 1 : message.rfind(")")] if start >= 0 else message
+def _known_keys(schema_path: list[Any]) -> list[str]:
+    """The fields the schema allows where an unknown one was found, to suggest the right one."""
+    node: Any = SCHEMA
+    for part in schema_path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return list(node.get("properties", {})) if isinstance(node, dict) else []
 
 
-def _expected(error: Any) -> str:
-    message = str(error.message)
-    return message.split(" is not of type ")[-1] if " is not of type " in message else "other"
+def _not_json(value: Any, where: str) -> list[Problem]:
+    """Name the values JSON cannot carry (only on the rare path where jsonschema-rs raised)."""
+    if isinstance(value, dict):
+        problems = []
+        for key, item in value.items():
+            if not isinstance(key, str):
+                problems.append(Problem(where or "payload", "has a field name that is not text"))
+                continue
+            problems += _not_json(item, f"{where}.{key}" if where else key)
+        return problems
+    if isinstance(value, (list, tuple)):
+        problems = []
+        for index, item in enumerate(value):
+            problems += _not_json(item, f"{where}[{index}]")
+        return problems
+    if value is None or isinstance(value, (str, int, float, Decimal)):
+        return []
+    return [Problem(where, f"is a {type(value).__name__}, which JSON cannot carry; map text")]
