@@ -16,7 +16,6 @@ from target_attentive.normalize import Invalid, normalize_payload
 from target_attentive.problems import Problem, describe
 from target_attentive.validation import validate_payload
 
-
 MELTANO_TEST_STREAM = "meltano_test_stream"  # what `meltano config test` sends
 
 

@@ -243,9 +243,12 @@ class TargetAttentive(Target):
         super()._process_record_message(message_dict)
         if run.reached == reached:
             run.tally.filtered("dropped by a stream map")
-        if run.batches != batches and self._latest_state != self._state_written:
-            if all(sink.current_size == 0 for sink in self._sinks_active.values()):
-                self._write_state_message(copy.deepcopy(self._latest_state))
+        if (
+            run.batches != batches
+            and self._latest_state != self._state_written
+            and all(sink.current_size == 0 for sink in self._sinks_active.values())
+        ):
+            self._write_state_message(copy.deepcopy(self._latest_state))
 
     def _write_state_message(self, state: dict) -> None:
         """Rejects are made durable before any state line that covers them."""

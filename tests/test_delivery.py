@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from target_attentive.sandbox.process import SandboxProcess
 from targetrun import (
     TARGET,
     accepted_emails,
@@ -22,6 +20,8 @@ from targetrun import (
     singer_lines,
     write_input,
 )
+
+from target_attentive.sandbox.process import SandboxProcess
 
 SECRET = "sk-live-7f3c1e9a-do-not-log-me"
 
