@@ -39,6 +39,21 @@ class Run:
         self.batches = 0  # batches settled, so the target can tell a drain happened
         self.ledger = open_ledger(config) if config.get("ledger_enabled", True) else None
         self.delivery = Delivery(config, self.tally, self.ledger, logger)
+        if self.ledger is not None and self.subscriptions_enabled:
+            self._warn_unsure_optins()
+
+    def _warn_unsure_optins(self) -> None:
+        """Opt-ins an earlier run sent without learning the outcome are never resent."""
+        optins = self.ledger.counts()["optins"]
+        unsure = optins.get("pending", 0) + optins.get("in_doubt", 0)
+        if unsure:
+            self.logger.warning(
+                "%d opt-ins were sent by an interrupted run (or a run going on now) without "
+                "an answer; they are never resent automatically. List them with "
+                "`target-attentive-ledger optins --status pending` (and in_doubt); "
+                "`target-attentive-ledger forget` lets one be sent again.",
+                unsure,
+            )
 
     def mapping_for(self, stream: str) -> Mapping | None:
         """The compiled mapping of a stream; None when the stream is to be ignored."""
