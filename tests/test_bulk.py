@@ -1,0 +1,118 @@
+"""Bulk mode against the sandbox: everyone arrives, jobs are tracked and reconciled."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from targetrun import (
+    accepted_emails,
+    base_config,
+    person,
+    read_lines,
+    run_target,
+    singer_lines,
+    write_input,
+)
+
+from target_attentive.keys import person_key
+from target_attentive.ledger import Ledger
+from target_attentive.sandbox.process import SandboxProcess
+
+MAPPING = {
+    "identifiers": {"email": "email"},
+    "attributes": {"firstName": "first_name"},
+    "custom_attributes": {"Score": "tier"},
+}
+
+
+def seed_score_as_number(sandbox: SandboxProcess) -> None:
+    """The account already has Score as a number: text for it fails inside the job."""
+    seed = {"identifiers": {"email": "seed@example.com"}, "attributes": {"custom": {"Score": 1}}}
+    answer = requests.post(
+        sandbox.url + "/v2/user/attributes", json=seed, headers=sandbox.auth_headers, timeout=5
+    )
+    assert answer.status_code == 202
+
+
+def test_ten_thousand_people_arrive_in_bulk_and_refusals_are_reconciled(tmp_path: Path) -> None:
+    people = [person(i) for i in range(10_000)]
+    bad = {i for i in range(0, 10_000, 997)}
+    for i in bad:
+        people[i]["tier"] = "high"
+    with SandboxProcess(job_delay_seconds=1) as sb:
+        seed_score_as_number(sb)
+        config = base_config(sb, tmp_path, mode="bulk", mapping=MAPPING, bulk_wait_seconds=60)
+        result = run_target(config, write_input(tmp_path / "in", singer_lines(people)), tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        arrived = accepted_emails(sb)
+        report = sb.report()
+    expected = {p["email"] for i, p in enumerate(people) if i not in bad}
+    assert len(arrived) == len(set(arrived)) == len(expected) + 1  # + the seed
+    assert set(arrived) - {"seed@example.com"} == expected
+    assert report["endpoints"]["bulk"]["counts"] == {"202": 40}  # 10,000 / 256, rounded up
+
+    rejects = read_lines(tmp_path / "rejects.jsonl")
+    assert sorted(r["payload"]["identifiers"]["email"] for r in rejects) == sorted(
+        people[i]["email"] for i in bad
+    )
+    assert all("Score" in r["api_message"] and "bulk job" in r["reason"] for r in rejects)
+    summary = result.summary()
+    assert (summary["accepted"], summary["rejected"]) == (10_000 - len(bad), len(bad))
+
+    ledger = Ledger(config["ledger_url"])
+    counts = ledger.counts()
+    assert counts["jobs"] == {"COMPLETED": 40}
+    assert ledger.unfinished_jobs() == []
+    bad_keys = [person_key({"email": people[i]["email"]}) for i in bad]
+    good_key = person_key({"email": people[1]["email"]})
+    # Refused people are forgotten, so a later run sends them again; the rest are known.
+    assert ledger.last_hashes([*bad_keys, good_key]).keys() == {good_key}
+    assert len(ledger.jobs_for_person(good_key)) == 1
+    ledger.close()
+
+
+def test_bulk_requests_survive_429s_and_5xx(tmp_path: Path) -> None:
+    people = [person(i) for i in range(3000)]
+    with SandboxProcess(
+        bulk_rate_limit=3, fault_5xx_rate=0.3, seed=11, job_delay_seconds=0.2
+    ) as sb:
+        config = base_config(sb, tmp_path, mode="bulk", bulk_batch_size=100)
+        result = run_target(config, write_input(tmp_path / "in", singer_lines(people)), tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        report = sb.report()
+        arrived = accepted_emails(sb)
+    counts = report["endpoints"]["bulk"]["counts"]
+    assert counts.get("429", 0) > 0 and sum(v for k, v in counts.items() if k[0] == "5") > 0
+    assert sorted(arrived) == sorted(p["email"] for p in people)
+    assert result.summary()["requests"]["retried"] > 0
+
+
+def test_the_jobs_command_reconciles_later(tmp_path: Path) -> None:
+    people = [person(i) for i in range(300)]
+    people[7]["tier"] = "high"
+    with SandboxProcess(job_delay_seconds=1) as sb:
+        seed_score_as_number(sb)
+        config = base_config(sb, tmp_path, mode="bulk", mapping=MAPPING)
+        result = run_target(config, write_input(tmp_path / "in", singer_lines(people)), tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert read_lines(tmp_path / "rejects.jsonl") == []
+        config_path = tmp_path / "config.json"
+        command = [sys.executable, "-m", "target_attentive.jobs_cli", "--config", str(config_path)]
+        done = subprocess.run(
+            [*command, "--wait", "30"], capture_output=True, text=True, cwd=tmp_path
+        )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary == {
+        "jobs_finished": 2,
+        "jobs_pending": 0,
+        "people_refused": 1,
+        "rejects_path": str(tmp_path / "rejects.jsonl"),
+    }
+    (reject,) = read_lines(tmp_path / "rejects.jsonl")
+    assert reject["payload"]["identifiers"]["email"] == "person7@example.com"
+    assert sb.api_key not in done.stdout + done.stderr
