@@ -91,7 +91,7 @@ def render(summary: dict[str, Any], *, dry_run: bool) -> str:
         for reason, count in summary["top_reject_reasons"].items():
             lines.append(f"    {count} x {reason}")
     requests = summary["requests"]
-    if requests:
+    if requests.get("sent"):
         lines.append(
             "  requests {sent}, retried {retried}, answered 429 {rate_limited}, "
             "timeouts {timeouts}, opt-ins sent {optins}".format(
@@ -101,6 +101,16 @@ def render(summary: dict[str, Any], *, dry_run: bool) -> str:
                 timeouts=requests.get("timeout", 0),
                 optins=requests.get("optins_sent", 0),
             )
+        )
+    if requests.get("optins_in_doubt"):
+        lines.append(
+            f"  {requests['optins_in_doubt']} opt-ins in doubt (no clear answer); never resent, "
+            "listed by `target-attentive-ledger optins --status in_doubt`"
+        )
+    if requests.get("optins_not_enabled"):
+        lines.append(
+            f"  {requests['optins_not_enabled']} records carried opt-ins that were not sent: "
+            "subscriptions_enabled is false"
         )
     lines.append(
         f"  {summary['seconds']} s, {summary['records_per_second']} records/s"

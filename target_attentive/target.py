@@ -11,6 +11,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.target_base import Target
 
+from target_attentive import masking
 from target_attentive.run import Run
 from target_attentive.settings import DEFAULT_API_URL, check_settings
 from target_attentive.sinks import UsersSink
@@ -222,6 +223,7 @@ class TargetAttentive(Target):
             raise ConfigValidationError(
                 "target-attentive settings are not usable", errors=errors, schema=None
             )
+        masking.install((self.config.get("api_key") or "",))
         self.run = Run(self.config, self.logger)
         self._state_written: dict | None = None
         self._MAX_RECORD_AGE_IN_MINUTES = self.config["checkpoint_interval_seconds"] / 60
