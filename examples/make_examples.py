@@ -276,8 +276,8 @@ target-attentive --config sample_config.json --input examples/customers.singer >
 
 The payloads land in `output/attentive_dry_run.jsonl`, the rejects in
 `output/attentive_rejects.jsonl`, and the run report on stderr. The dry-run file is
-rewritten by each run; the rejects file is appended to (each line has its time). Opt-ins (`sms_opt_in`) are only shown in the payloads
-with `"subscriptions_enabled": true`.
+rewritten by each run; the rejects file is appended to (each line has its time).
+Opt-ins (`sms_opt_in`) are only shown in the payloads with `"subscriptions_enabled": true`.
 
 With tap-jsonl instead (what `meltano run tap-jsonl target-attentive` does):
 

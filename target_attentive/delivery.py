@@ -34,7 +34,7 @@ from target_attentive.report import Tally
 
 SINGLE_PATH = "/v2/user/attributes"
 BULK_PATH = "/v2/bulk/user/attributes"
-PROGRESS_EVERY_SECONDS = 10.0
+PROGRESS_EVERY_SECONDS = 5.0
 
 Claim = tuple[str, str, str]  # (address or person key, channel, signUpSourceId)
 Reject = Callable[..., None]

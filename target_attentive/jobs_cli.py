@@ -1,7 +1,8 @@
 """`target-attentive-jobs`: follow a bulk run's jobs and set aside the people refused.
 
-Reads the same config file as the target (api_url, api_key, ledger_url, rejects_path),
-so `meltano invoke target-attentive:jobs` works with the loader's settings.
+Reads the same config file as the target (api_url, api_key, ledger_url, rejects_path), or,
+without --config, the `TARGET_ATTENTIVE_<SETTING>` variables Meltano sets for a plugin
+command, so `meltano invoke target-attentive:jobs` works with the loader's settings.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from target_attentive.client import AttentiveClient
 from target_attentive.jobs import reconcile
@@ -18,16 +22,32 @@ from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally
 from target_attentive.settings import DEFAULT_API_URL
 
+ENV_SETTINGS = ("api_key", "api_url", "ledger_url", "rejects_path")
+ENV_INTEGERS = ("request_timeout_seconds", "max_retry_seconds")
+
+
+def config_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings this command needs, from `TARGET_ATTENTIVE_<SETTING>` variables."""
+    config: dict[str, Any] = {}
+    for name in ENV_SETTINGS + ENV_INTEGERS:
+        value = environ.get(f"TARGET_ATTENTIVE_{name.upper()}")
+        if value:
+            config[name] = int(value) if name in ENV_INTEGERS else value
+    return config
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="target-attentive-jobs", description=__doc__)
-    parser.add_argument("--config", required=True, help="the target's config JSON file")
+    parser.add_argument("--config", help="the target's config JSON file (default: env)")
     parser.add_argument("--wait", type=float, default=0, help="seconds to wait for jobs")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
     logger = logging.getLogger("target_attentive.jobs")
-    with open(args.config) as handle:
-        config = json.load(handle)
+    if args.config:
+        with open(args.config) as handle:
+            config = json.load(handle)
+    else:
+        config = config_from_env(os.environ)
     if not config.get("api_key"):
         logger.error("api_key: required to ask Attentive about bulk jobs")
         return 2

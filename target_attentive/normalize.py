@@ -144,13 +144,13 @@ def to_custom_value(value: Any) -> str | int | float | bool | None:
 
 
 def normalize_email(value: Any) -> str | None:
-    """Trimmed and lowercased, so one person is one email; `Invalid` when not name@domain.tld."""
+    """Trimmed and lowercased, so one person is one email; `Invalid` when not shaped like one."""
     text = to_text(value)
     if text is None:
         return None
     text = text.lower()
     if not _EMAIL_SHAPE.match(text):
-        raise Invalid("is not an email address (expected name@domain.tld)")
+        raise Invalid("is not an email address (it needs a name, one @ and a domain with a dot)")
     return text
 
 

@@ -10,6 +10,7 @@ as done, so a state line never covers a reject that a crash could lose.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter
 from typing import Any
 
@@ -25,6 +26,7 @@ class RejectsFile:
         self._lines = LinesFile(path)
         self.max_rejects = max_rejects
         self.reasons: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the background batch rejects too
 
     @property
     def path(self) -> str:
@@ -59,8 +61,9 @@ class RejectsFile:
             "record": record,
             "payload": payload,
         }
-        self._lines.write(entry)
-        self.reasons[reason_key or reason] += 1
+        with self._lock:
+            self._lines.write(entry)
+            self.reasons[reason_key or reason] += 1
 
     def check_limit(self) -> None:
         if self.max_rejects is not None and self.count > self.max_rejects:
@@ -71,7 +74,8 @@ class RejectsFile:
             )
 
     def make_durable(self) -> None:
-        self._lines.make_durable()
+        with self._lock:
+            self._lines.make_durable()
 
     def close(self) -> None:
         self._lines.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from target_attentive.delivery import Delivery
@@ -36,7 +38,13 @@ class Run:
         self._mappings: dict[str, Mapping | None] = {}
         self._finished = False
         self.draining = False
-        self.batches = 0  # batches settled, so the target can tell a drain happened
+        self.batches = 0  # batches handed over, so the target can tell a drain happened
+        # One batch is delivered in the background while the next one is read; a state
+        # line covering it waits in `pending_state` until it has settled.
+        self._sender = ThreadPoolExecutor(1, thread_name_prefix="batch")
+        self.in_flight: Future | None = None
+        self.pending_state: dict | None = None
+        self.on_settled: Callable[[dict], None] | None = None  # writes a state line
         self.ledger = open_ledger(config) if config.get("ledger_enabled", True) else None
         self.delivery = Delivery(config, self.tally, self.ledger, logger)
         if self.ledger is not None and self.subscriptions_enabled:
@@ -66,6 +74,26 @@ class Run:
             else:
                 self._mappings[stream] = compile_mapping(self.config.get("mapping"))
         return self._mappings[stream]
+
+    def send(self, items: list[Any], stream: str, reject: Any) -> None:
+        """Deliver a batch in the background, once the previous one has settled."""
+        self.settle()
+        self.in_flight = self._sender.submit(self.delivery.deliver, items, stream, reject)
+
+    def settle(self) -> None:
+        """Wait for the batch in flight; its failure becomes the caller's."""
+        future, self.in_flight = self.in_flight, None
+        if future is not None:
+            future.result()
+            self.make_durable()
+            state, self.pending_state = self.pending_state, None
+            if state is not None and self.on_settled is not None:
+                self.on_settled(state)
+
+    @property
+    def busy(self) -> bool:
+        """A batch is being planned or delivered."""
+        return self.draining or (self.in_flight is not None and not self.in_flight.done())
 
     def make_durable(self) -> None:
         self.rejects.make_durable()
@@ -113,6 +141,9 @@ class Run:
         if self._finished:
             return
         self._finished = True
+        if self.in_flight is not None and not self.in_flight.done():
+            self.stop()  # the run failed with a batch in flight: it stops, unsettled
+        self._sender.shutdown(wait=True)
         self.delivery.close()
         if self.ledger is not None:
             self.ledger.close()

@@ -158,7 +158,11 @@ class UsersSink(BatchSink):
         self.run.rejects.check_limit()
 
     def process_batch(self, context: dict) -> None:
-        """Settle every record of the batch, or raise: no state is written past a raise."""
+        """Hand the batch to delivery (dry run: write it out).
+
+        Delivery goes on in the background while the next batch is read; the target
+        writes no state line until it has settled (see `Run.send`).
+        """
         run = self.run
         if run.draining:
             # meltano/sdk#3775: a signal handler draining again in the middle of a drain.
@@ -178,7 +182,7 @@ class UsersSink(BatchSink):
                         )
                     run.tally.add("written", len(person.group.items))
             elif items:
-                run.delivery.deliver(items, self.stream_name, self.reject)
+                run.send(items, self.stream_name, self.reject)
             run.make_durable()
             run.batches += 1
         finally:

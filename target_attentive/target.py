@@ -225,6 +225,7 @@ class TargetAttentive(Target):
             )
         masking.install((self.config.get("api_key") or "",))
         self.run = Run(self.config, self.logger)
+        self.run.on_settled = self._write_state_message
         self._state_written: dict | None = None
         self._MAX_RECORD_AGE_IN_MINUTES = self.config["checkpoint_interval_seconds"] / 60
         # Sinks drain one after the other: delivery is concurrent already, and one drain
@@ -236,8 +237,9 @@ class TargetAttentive(Target):
 
         The SDK writes state only when it drains every sink at once; a sink that fills
         up drains alone and writes none. When that drain leaves no records pending in
-        any sink, the latest state is covered by delivered records, so it goes out now:
-        a killed load then resumes from its last full batch, not from its start.
+        any sink, the latest state is covered by the batch just handed to delivery: it
+        goes out as soon as that batch has settled. So a killed load resumes from its
+        last delivered batch, not from its start.
         """
         run = self.run
         run.tally.count_read(message_dict.get("stream", ""))
@@ -250,13 +252,17 @@ class TargetAttentive(Target):
             and self._latest_state != self._state_written
             and all(sink.current_size == 0 for sink in self._sinks_active.values())
         ):
-            self._write_state_message(copy.deepcopy(self._latest_state))
+            run.pending_state = copy.deepcopy(self._latest_state)
+        if run.in_flight is not None and run.in_flight.done():
+            run.settle()  # raises what the batch raised, else writes the state it covers
 
     def _write_state_message(self, state: dict) -> None:
-        """Rejects are made durable before any state line that covers them."""
+        """No state line before the batches it covers are settled and their rejects durable."""
+        self.run.settle()
         self.run.make_durable()
         super()._write_state_message(state)
         self._state_written = state
+        self.run.pending_state = None
 
     def listen(self, file_input: IO[str] | None = None) -> None:
         """The run report is printed however the run ends."""
@@ -280,7 +286,7 @@ class TargetAttentive(Target):
         the drain, meltano/sdk#3775). Between batches, the pending records are left for
         the next run, which resumes from the last state.
         """
-        if self.run.draining:
+        if self.run.busy:
             self.logger.warning(
                 "Signal %d during delivery: finishing the requests in flight, then stopping "
                 "without state for this batch. Rerun to resume.",
@@ -292,6 +298,8 @@ class TargetAttentive(Target):
             "Signal %d: stopping. Records since the last state line are sent by the next run.",
             signum,
         )
+        if self.run.pending_state is not None:
+            self._write_state_message(self.run.pending_state)  # its batch has settled
         self.run.finish()
         sys.exit(128 + signum)
 
