@@ -38,14 +38,18 @@ def coalesce(items: Sequence[HasPayload]) -> list[Group]:
             i = parent[i]
         return i
 
-    owner: dict[str, int] = {}
+    owner: dict[tuple, int] = {}
+    shared = False
     for index, item in enumerate(items):
         for value in identity_values(item.payload["identifiers"]):
             other = owner.setdefault(value, index)
-            if other != index:
+            if other != index:  # rare: two records share an identifier
+                shared = True
                 a, b = find(other), find(index)
                 if a != b:
                     parent[max(a, b)] = min(a, b)
+    if not shared:  # the usual batch: one record a person
+        return [Group([item], item.payload) for item in items]
     groups: dict[int, Group] = {}
     for index, item in enumerate(items):
         group = groups.setdefault(find(index), Group())

@@ -15,6 +15,7 @@ no state past it. The steps:
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -98,6 +99,17 @@ class Delivery:
 
     def plan(self, items: list[Any], stream: str, reject: Reject) -> list[Person]:
         """The people of a batch that need sending; the rest settled here."""
+        # Planning allocates tens of thousands of small, acyclic objects at once, which
+        # made the cyclic collector run over the whole batch again and again.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._plan(items, stream, reject)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _plan(self, items: list[Any], stream: str, reject: Reject) -> list[Person]:
         groups = [Group([i], i.payload) for i in items] if self.dry_run else coalesce(items)
         people = [
             Person(g, person_key(g.payload["identifiers"]), payload_hash(g.payload), g.payload)
@@ -195,10 +207,15 @@ class Delivery:
             reject(item.position, item.record, problems, person.payload, **api)
 
     # 3. send ---------------------------------------------------------------------------
+    # Planning is CPU work and runs where the batch was read; sending is mostly waiting
+    # (pacing, the network), which is what overlaps with reading the next batch.
 
     def deliver(self, items: list[Any], stream: str, reject: Reject) -> list[Person]:
-        """Send a batch; returns the people accepted. Raises when a batch cannot settle."""
-        people = self.plan(items, stream, reject)
+        """Plan and send a batch; returns the people accepted."""
+        return self.send(self.plan(items, stream, reject), stream, reject)
+
+    def send(self, people: list[Person], stream: str, reject: Reject) -> list[Person]:
+        """Send planned people; returns those accepted. Raises when a batch cannot settle."""
         if not people:
             return []
         assert self.client is not None
@@ -210,6 +227,7 @@ class Delivery:
             work = people
             send = self._send_single
         accepted: list[Person] = []
+        submitted: list[tuple[str, str, list[tuple[str, str]]]] = []
         pool = self._executor()
         futures: list[Future] = [pool.submit(send, unit, stream) for unit in work]
         try:
@@ -228,10 +246,14 @@ class Delivery:
             wait(futures)
             raise
         for future in futures:
-            for person, answer in future.result():
+            results = future.result()
+            job_id = _job_id(results[0][1]) if self.mode == "bulk" else None
+            if job_id:
+                self.job_ids.add(job_id)
+                submitted.append((job_id, stream, [(p.key, p.digest) for p, _ in results]))
+            for person, answer in results:
                 if answer.accepted:
                     accepted.append(person)
-                    self.tally.add("accepted", len(person.group.items))
                 else:
                     self._reject_all(
                         person,
@@ -245,7 +267,9 @@ class Delivery:
                         api_message=answer.message,
                         attempts=answer.attempts,
                     )
+        self.tally.add("accepted", sum(len(p.group.items) for p in accepted))
         if self.ledger is not None and accepted and not self.dry_run:
+            self.ledger.record_jobs(submitted)
             self.ledger.record_accepted([(p.key, p.digest) for p in accepted])
         return accepted
 
@@ -301,11 +325,6 @@ class Delivery:
             )
         answer = self.client.post(BULK_PATH, body, fallback)
         self._settle_optins(people, answer)
-        if answer.accepted and self.ledger is not None:
-            job_id = answer.body.get("batchJobId") if isinstance(answer.body, dict) else None
-            if job_id:
-                self.job_ids.add(str(job_id))
-                self.ledger.record_job(str(job_id), stream, [(p.key, p.digest) for p in people])
         return [(p, answer) for p in people]
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -338,6 +357,13 @@ class Delivery:
             self._pool.shutdown(wait=True, cancel_futures=True)
         if self.client is not None:
             self.client.close()
+
+
+def _job_id(answer: Answer) -> str | None:
+    """The bulk job an accepted bulk request became."""
+    if answer.accepted and isinstance(answer.body, dict) and answer.body.get("batchJobId"):
+        return str(answer.body["batchJobId"])
+    return None
 
 
 def _with_subscriptions(payload: dict, claims: list[Claim]) -> dict:

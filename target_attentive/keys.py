@@ -31,13 +31,12 @@ def person_key(identifiers: dict) -> str:
     raise ValueError("a payload without identifiers has no key")
 
 
-def identity_values(identifiers: dict) -> list[str]:
-    """Every identifier as `name:value`: records sharing one are the same person."""
-    values = [f"{name}:{identifiers[name]}" for name in KEY_ORDER if identifiers.get(name)]
-    values += [
-        f"custom:{item['key']}={item['value']}"
-        for item in identifiers.get("customIdentifiers") or ()
-    ]
+def identity_values(identifiers: dict) -> list[tuple]:
+    """Every identifier as `(name, value)`: records sharing one are the same person."""
+    custom = identifiers.get("customIdentifiers")
+    values = [item for item in identifiers.items() if item[0] != "customIdentifiers"]
+    if custom:
+        values += [("custom", c["key"], c["value"]) for c in custom]
     return values
 
 

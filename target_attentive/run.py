@@ -76,9 +76,14 @@ class Run:
         return self._mappings[stream]
 
     def send(self, items: list[Any], stream: str, reject: Any) -> None:
-        """Deliver a batch in the background, once the previous one has settled."""
+        """Plan a batch here, then send it in the background once the previous one settled.
+
+        Planning is CPU work: done in the background it would only compete with reading
+        for the interpreter lock. Sending is mostly waiting, which overlaps well.
+        """
+        people = self.delivery.plan(items, stream, reject)
         self.settle()
-        self.in_flight = self._sender.submit(self.delivery.deliver, items, stream, reject)
+        self.in_flight = self._sender.submit(self.delivery.send, people, stream, reject)
 
     def settle(self) -> None:
         """Wait for the batch in flight; its failure becomes the caller's."""
