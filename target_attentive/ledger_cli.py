@@ -123,11 +123,9 @@ def _run(args: argparse.Namespace) -> int:
             removed = ledger.forget_person(key)
             _emit(removed)
             if removed["hash_removed"] or removed["optins_removed"]:
-                print(
-                    f"forgot {key}: it is sent again by the next run, with "
-                    f"{len(removed['optins_removed'])} opt-in(s) if the data still asks",
-                    file=sys.stderr,
-                )
+                optins = len(removed["optins_removed"])
+                message = f"forgot {key}: sent again by the next run, with {optins} opt-in(s)"
+                print(message + " if the data still asks", file=sys.stderr)
             else:
                 print(f"the ledger knows nothing under {key}", file=sys.stderr)
         else:

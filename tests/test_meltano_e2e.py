@@ -653,21 +653,7 @@ CREATE TABLE {PG_SCHEMA}.customers (
     updated_at timestamptz NOT NULL
 )
 """
-COLUMNS = [
-    "id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "city",
-    "country",
-    "birthday",
-    "lifetime_value",
-    "vip",
-    "loyalty_number",
-    "sms_opt_in",
-    "updated_at",
-]
+COLUMNS = list(examples.FIELDS)  # the example table, as the other pipelines read it
 
 
 # A numeric column cannot hold cus_1023's list of order totals: in the table it is NULL,
