@@ -55,6 +55,9 @@ def test_a_429_storm_is_absorbed_with_nothing_lost(tmp_path: Path) -> None:
         assert report["counts"].get("429", 0) > 10, "the storm did not happen"
         assert sorted(accepted_emails(sb)) == sorted(p["email"] for p in people)
         assert result.summary()["requests"]["429"] == report["counts"]["429"]
+        # A long load says how it is going, without naming anybody.
+        progress = [line for line in result.stderr.splitlines() if "Progress:" in line]
+        assert progress and all("@" not in line for line in progress)
 
 
 @pytest.mark.parametrize(
