@@ -1,6 +1,6 @@
 """Deliver one batch: plan against the ledger, send concurrently, settle every record.
 
-`deliver` returns only when every record of the batch is accepted, unchanged or
+`plan` then `send` return only when every record of the batch is accepted, unchanged or
 rejected (durably written to the rejects file); anything else raises, so the SDK writes
 no state past it. The steps:
 
@@ -209,10 +209,6 @@ class Delivery:
     # 3. send ---------------------------------------------------------------------------
     # Planning is CPU work and runs where the batch was read; sending is mostly waiting
     # (pacing, the network), which is what overlaps with reading the next batch.
-
-    def deliver(self, items: list[Any], stream: str, reject: Reject) -> list[Person]:
-        """Plan and send a batch; returns the people accepted."""
-        return self.send(self.plan(items, stream, reject), stream, reject)
 
     def send(self, people: list[Person], stream: str, reject: Reject) -> list[Person]:
         """Send planned people; returns those accepted. Raises when a batch cannot settle."""
