@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from target_attentive.delivery import Delivery
+from target_attentive.jobs import reconcile
 from target_attentive.jsonl import LinesFile
 from target_attentive.mapping import Mapping, compile_mapping
 from target_attentive.rejects import RejectsFile
@@ -114,8 +115,6 @@ class Run:
         client = self.delivery.client
         if not (self.delivery.job_ids and wait_seconds and self.ledger and client):
             return
-        from target_attentive.jobs import reconcile
-
         self.logger.info(
             "Waiting up to %s s for %d bulk jobs", wait_seconds, len(self.delivery.job_ids)
         )

@@ -8,17 +8,16 @@ report must add up, and stdout must carry the final state and nothing else.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from example_customers import BAD, GOOD, PEOPLE, SAMPLE_CONFIG, examples
 from targetrun import TARGET, Result, read_lines, run_target, write_input
 
 from target_attentive.mapping import compile_mapping
@@ -30,21 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SINGER = EXAMPLES / "customers.singer"
 
-
-def _load_examples() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_examples", EXAMPLES / "make_examples.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-examples = _load_examples()
-PEOPLE: list[dict[str, Any]] = [record for record, _ in examples.customers()]
-BAD: dict[int, Any] = examples.bad_positions()
-GOOD = [pos for pos in range(1, len(PEOPLE) + 1) if pos not in BAD]
-SAMPLE_CONFIG: dict[str, Any] = json.loads((ROOT / "sample_config.json").read_text())
 
 # What `meltano config test target-attentive` pipes into a loader (Meltano's
 # LoaderTestService), which fails the test when any output line says "error" or "exception".

@@ -30,7 +30,6 @@ import contextlib
 import csv
 import fcntl
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -44,12 +43,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
+from example_customers import BAD, GOOD, PEOPLE, SAMPLE_CONFIG, examples
 
 from target_attentive.sandbox.process import SandboxProcess
 from target_attentive.target import TargetAttentive
@@ -71,23 +70,6 @@ PG_SCHEMA = "shop"
 PG_STREAM = f"{PG_SCHEMA}-customers"
 STATE_ID = "dev:tap-postgres-to-target-attentive"
 INSTALL_ATTEMPTS = 3
-SAMPLE_CONFIG: dict[str, Any] = json.loads((ROOT / "sample_config.json").read_text())
-
-
-def _load_examples() -> ModuleType:
-    path = ROOT / "examples" / "make_examples.py"
-    spec = importlib.util.spec_from_file_location("make_examples_e2e", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-examples = _load_examples()
-PEOPLE: list[dict[str, Any]] = [record for record, _ in examples.customers()]
-BAD: dict[int, Any] = examples.bad_positions()
-GOOD = [pos for pos in range(1, len(PEOPLE) + 1) if pos not in BAD]
 
 
 # --- installing Meltano and running it -------------------------------------------------------
