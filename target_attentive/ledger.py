@@ -39,6 +39,7 @@ import datetime as dt
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -66,6 +67,8 @@ JOB_SUBMITTED = "submitted"
 Claim = tuple[str, str, str]  # (person key or address, channel, signUpSourceId)
 T = TypeVar("T")
 
+# The one VALUES group SQLAlchemy compiles an INSERT to: "(?, ?, ?)".
+_VALUES_GROUP = re.compile(r" VALUES (\((?:\?, )*\?\)) ?")
 _SQLITE_VARIABLES = 30000  # SQLite 3.32+ allows 32,766 bound variables a statement
 _SQLITE_PARAMS = 900  # bound parameters per statement on SQLite
 _PG_PARAMS = 30_000  # psycopg allows 65,535
@@ -335,27 +338,23 @@ class Ledger:
             names = [*columns, *constants]
             compiled = statement.compile(dialect=conn.dialect, column_keys=names)
             fixed = {**compiled.params, **constants}  # values bound in the statement itself
+            head, group, tail_sql = _VALUES_GROUP.split(str(compiled), maxsplit=1)
             order = list(compiled.positiontup)
-            width = len(columns)
-            if order[:width] == list(columns):  # the usual layout: the row, then constants
-                tail = tuple(fixed.get(n) for n in order[width:])
-                params = [(*row, *tail) for row in rows]
+            width = group.count("?")  # a row's parameters; the rest belong to the tail
+            row_names, tail = order[:width], tuple(fixed[n] for n in order[width:])
+            if row_names[: len(columns)] == list(columns):  # the row, then constants
+                constant_values = tuple(fixed.get(n) for n in row_names[len(columns) :])
+                params = [(*row, *constant_values) for row in rows]
             else:
-                slots = [columns.index(n) if n in columns else None for n in order]
-                values = [fixed.get(n) for n in order]
-                pairs = list(zip(slots, values, strict=True))
+                slots = [columns.index(n) if n in columns else None for n in row_names]
+                pairs = [(i, fixed.get(n)) for i, n in zip(slots, row_names, strict=True)]
                 params = [tuple(row[i] if i is not None else v for i, v in pairs) for row in rows]
-            sql = str(compiled)
-            one = "(" + ", ".join("?" * len(order)) + ")"
-            head, found, tail_sql = sql.partition(one)
-            if not found or not params:
-                return conn.exec_driver_sql(sql, params)
-            per = max(1, _SQLITE_VARIABLES // len(order))
             result = None
+            per = max(1, (_SQLITE_VARIABLES - len(tail)) // width)
             for chunk in _chunks(params, per):
-                many = ", ".join([one] * len(chunk))
-                flat = tuple(value for row in chunk for value in row)
-                result = conn.exec_driver_sql(head + many + tail_sql, flat)
+                values = ", ".join([group] * len(chunk))
+                flat = (*(value for row in chunk for value in row), *tail)
+                result = conn.exec_driver_sql(f"{head} VALUES {values} {tail_sql}", flat)
             return result
         arrays = [
             sa.bindparam(None, [row[i] for row in rows], type_=pg.ARRAY(sa.Text))

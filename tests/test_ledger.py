@@ -80,6 +80,34 @@ def test_forget_people_sends_them_again(ledger: Ledger) -> None:
     assert ledger.forget_people([]) == 0
 
 
+def test_sqlite_batch_writes_are_a_few_statements(tmp_path: Path) -> None:
+    """A batch's rows go in multi-row statements, never row by row.
+
+    The driver's executemany releases and retakes the GIL for every row, which stalls
+    the thread that reads records while a batch is recorded in the background.
+    """
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        statements: list[tuple[str, bool]] = []
+        sa.event.listen(
+            ledger._engine,
+            "before_cursor_execute",
+            lambda conn, cursor, sql, params, context, many: statements.append((sql, many)),
+        )
+        rows = [(f"email:p{i}@example.com", f"h{i}") for i in range(10_000)]
+        claims = [(f"phone:+1415555{i:04d}", "TEXT", "9") for i in range(5_000)]
+        ledger.record_accepted(rows)
+        ledger.record_accepted(rows[:3])  # an update of rows already there
+        ledger.record_jobs([("job-1", "users", rows)])
+        ledger.confirm_optins(claims)
+        ledger.doubt_optins(claims)  # confirmed ones stay confirmed (a WHERE in the tail)
+        writes = [sql for sql, _ in statements if sql.startswith("INSERT")]
+        assert not [sql for sql, many in statements if many]
+        assert len(writes) <= 12, len(writes)
+        assert ledger.last_hashes([rows[0][0], rows[-1][0]]) == dict([rows[0], rows[-1]])
+        assert ledger.job_people("job-1")[:1] == [sorted(rows)[0]]
+        assert ledger.counts()["optins"]["confirmed"] == 5_000
+
+
 # -- opt-ins -----------------------------------------------------------------------------
 
 
