@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import backoff
 import orjson
@@ -91,6 +92,11 @@ class AttentiveClient:
         self.limiters: dict[str, RateLimiter] = {}
         self.default_rate = requests_per_second
         self.session = requests.Session()
+        # requests reads proxy variables, .netrc and CA bundle variables again on every
+        # request (a third of its CPU per call), and a .netrc entry for the host would
+        # replace the API key. They are read once per host instead (`_environment`).
+        self.session.trust_env = False
+        self._environments: dict[str, dict[str, Any]] = {}
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(concurrency, 1), max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -133,7 +139,9 @@ class AttentiveClient:
             self.tally.request("sent")
             retry_after: float | None = None
             try:
-                response = self.session.request(method, url, data=body, timeout=self.timeout)
+                response = self.session.request(
+                    method, url, data=body, timeout=self.timeout, **self._environment(url)
+                )
             except requests.RequestException as exc:
                 sent = not _failed_before_sending(exc)
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "connection"
@@ -173,6 +181,15 @@ class AttentiveClient:
             self.logger.debug("Retrying %s %s in %.2f s after %s", method, path, delay, problem)
             if self.stop.wait(delay):
                 raise StopRequested("stop requested")
+
+    def _environment(self, url: str) -> dict[str, Any]:
+        """HTTP(S)_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE as they apply to this URL's host."""
+        host = urlsplit(url)[:2]
+        if host not in self._environments:
+            with requests.Session() as reader:  # trust_env: reads the environment
+                found = reader.merge_environment_settings(url, {}, None, None, None)
+            self._environments[host] = {"proxies": found["proxies"], "verify": found["verify"]}
+        return self._environments[host]
 
     def close(self) -> None:
         self.session.close()

@@ -1,4 +1,4 @@
-"""Deliver one batch: plan against the ledger, send concurrently, settle every record.
+"""Deliver one batch: plan against the ledger, have it sent, settle every record.
 
 `plan` then `send` return only when every record of the batch is accepted, unchanged or
 rejected (durably written to the rejects file); anything else raises, so the SDK writes
@@ -7,37 +7,33 @@ no state past it. The steps:
 1. coalesce: records of one person become one payload (see coalesce.py);
 2. plan, with the ledger: custom attribute types checked and claimed, opt-ins already
    delivered dropped, people whose payload was accepted before counted unchanged;
-3. send: single mode fans people out over `max_concurrency` workers, bulk mode sends
-   up to `bulk_batch_size` people a request; opt-ins are claimed in the ledger right
-   before the request that carries them, so a crash can never lead to a second send;
-4. settle: accepted people go to the ledger, refused ones to the rejects file.
+3. send, in the sending process (sender.py, sending.py): single mode one person a
+   request, bulk mode up to `bulk_batch_size`; opt-ins claimed right before the request
+   that carries them; the accepted recorded in the ledger;
+4. settle: refused people go to the rejects file, with Attentive's message.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from target_attentive.client import Answer, AttentiveClient
+from target_attentive.client import AttentiveClient
 from target_attentive.coalesce import Group, coalesce
 from target_attentive.custom_types import accepts, infer_type
-from target_attentive.jsonl import dumps
 from target_attentive.keys import optin_key, payload_hash, person_key
 from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES
 from target_attentive.problems import Problem
 from target_attentive.report import Tally
+from target_attentive.sender import SenderProcess
+from target_attentive.sending import Claim, api_client, with_subscriptions
 
-SINGLE_PATH = "/v2/user/attributes"
-BULK_PATH = "/v2/bulk/user/attributes"
 PROGRESS_EVERY_SECONDS = 5.0
 
-Claim = tuple[str, str, str]  # (address or person key, channel, signUpSourceId)
 Reject = Callable[..., None]
 
 
@@ -59,9 +55,8 @@ class Delivery:
         tally: Tally,
         ledger: Any | None,
         logger: logging.Logger,
-        *,
-        client: AttentiveClient | None = None,
     ) -> None:
+        self.config = config
         self.tally = tally
         self.ledger = ledger
         self.logger = logger
@@ -69,29 +64,20 @@ class Delivery:
         self.mode = config.get("mode") or "single"
         self.bulk_size = int(config.get("bulk_batch_size") or 256)
         self.skip_unchanged = config.get("skip_unchanged", True)
-        self.concurrency = max(1, int(config.get("max_concurrency") or 16))
         self.configured_types: dict[str, str] = dict(config.get("custom_attribute_types") or {})
         self.enums = {
             k: frozenset(v) for k, v in (config.get("custom_attribute_enums") or {}).items()
         }
         self.configured_types.update({name: "enum" for name in self.enums})
         self.stop = threading.Event()
-        self.client = client
-        if client is None and not self.dry_run:
-            default_rate = 100 if self.mode == "bulk" else 150
-            self.client = AttentiveClient(
-                config.get("api_url"),
-                config.get("api_key"),
-                requests_per_second=config.get("max_requests_per_second") or default_rate,
-                concurrency=self.concurrency,
-                timeout_seconds=config.get("request_timeout_seconds") or 30,
-                max_retry_seconds=config.get("max_retry_seconds") or 600,
-                tally=tally,
-                logger=logger,
-                stop=self.stop,
-            )
+        self.sender: SenderProcess | None = None
+        if not self.dry_run:
+            settings = dict(config)
+            if ledger is not None:  # the child opens the very ledger this process opened
+                settings["ledger_url"] = ledger.url.render_as_string(hide_password=False)
+            self.sender = SenderProcess(settings, logger)
+        self._client: AttentiveClient | None = None
         self.job_ids: set[str] = set()  # bulk jobs this run submitted
-        self._pool: ThreadPoolExecutor | None = None
         self._types: dict[str, str] | None = None
         self._last_progress = time.monotonic()
 
@@ -99,17 +85,6 @@ class Delivery:
 
     def plan(self, items: list[Any], stream: str, reject: Reject) -> list[Person]:
         """The people of a batch that need sending; the rest settled here."""
-        # Planning allocates tens of thousands of small, acyclic objects at once, which
-        # made the cyclic collector run over the whole batch again and again.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return self._plan(items, stream, reject)
-        finally:
-            if enabled:
-                gc.enable()
-
-    def _plan(self, items: list[Any], stream: str, reject: Reject) -> list[Person]:
         groups = [Group([i], i.payload) for i in items] if self.dry_run else coalesce(items)
         people = [
             Person(g, person_key(g.payload["identifiers"]), payload_hash(g.payload), g.payload)
@@ -134,7 +109,7 @@ class Delivery:
         for person in people:
             if person.claims:
                 person.claims = [c for c in person.claims if c not in known]
-                person.payload = _with_subscriptions(person.payload, person.claims)
+                person.payload = with_subscriptions(person.payload, person.claims)
             if not person.claims and last.get(person.key) == person.digest:
                 self.tally.add("unchanged", len(person.group.items))
                 continue
@@ -207,126 +182,36 @@ class Delivery:
             reject(item.position, item.record, problems, person.payload, **api)
 
     # 3. send ---------------------------------------------------------------------------
-    # Planning is CPU work and runs where the batch was read; sending is mostly waiting
-    # (pacing, the network), which is what overlaps with reading the next batch.
+    # Planning is CPU work and runs where the batch was read; sending runs in the sending
+    # process (sender.py), which leaves this process's GIL to reading the next batch.
 
     def send(self, people: list[Person], stream: str, reject: Reject) -> list[Person]:
         """Send planned people; returns those accepted. Raises when a batch cannot settle."""
         if not people:
             return []
-        assert self.client is not None
-        if self.mode == "bulk":
-            chunks = [people[i : i + self.bulk_size] for i in range(0, len(people), self.bulk_size)]
-            work: Iterable[Any] = chunks
-            send = self._send_bulk
-        else:
-            work = people
-            send = self._send_single
-        accepted: list[Person] = []
-        submitted: list[tuple[str, str, list[tuple[str, str]]]] = []
-        pool = self._executor()
-        futures: list[Future] = [pool.submit(send, unit, stream) for unit in work]
-        try:
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=1.0, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    error = future.exception()
-                    if error is not None:
-                        raise error
-                self._progress()
-        except BaseException:
-            self.stop.set()
-            for future in futures:
-                future.cancel()
-            wait(futures)
-            raise
-        for future in futures:
-            results = future.result()
-            job_id = _job_id(results[0][1]) if self.mode == "bulk" else None
-            if job_id:
-                self.job_ids.add(job_id)
-                submitted.append((job_id, stream, [(p.key, p.digest) for p, _ in results]))
-            for person, answer in results:
-                if answer.accepted:
-                    accepted.append(person)
-                else:
-                    self._reject_all(
-                        person,
-                        [
-                            Problem(
-                                "", f"Attentive refused it (HTTP {answer.status}): {answer.message}"
-                            )
-                        ],
-                        reject,
-                        status=answer.status,
-                        api_message=answer.message,
-                        attempts=answer.attempts,
-                    )
+        assert self.sender is not None
+        rows = [[p.key, p.digest, p.payload, p.claims] for p in people]
+        sent = self.sender.send(rows, stream, self.tally, self.stop, self._progress)
+        self.job_ids.update(sent.job_ids)
+        for refusal in sent.refused:
+            message = f"Attentive refused it (HTTP {refusal.status}): {refusal.message}"
+            self._reject_all(
+                people[refusal.index],
+                [Problem("", message)],
+                reject,
+                status=refusal.status,
+                api_message=refusal.message,
+                attempts=refusal.attempts,
+            )
+        accepted = [people[i] for i in sent.accepted]
         self.tally.add("accepted", sum(len(p.group.items) for p in accepted))
-        if self.ledger is not None and accepted and not self.dry_run:
-            self.ledger.record_jobs(submitted)
-            self.ledger.record_accepted([(p.key, p.digest) for p in accepted])
         return accepted
 
-    def _claim(self, people: list[Person]) -> None:
-        """Claim opt-ins right before sending; drop those another run claimed first."""
-        wanted = [c for p in people for c in p.claims]
-        if not wanted or self.ledger is None:
-            return
-        claimed = self.ledger.claim_optins(wanted)
-        for person in people:
-            if any(c not in claimed for c in person.claims):
-                person.claims = [c for c in person.claims if c in claimed]
-                person.payload = _with_subscriptions(person.payload, person.claims)
-
-    def _settle_optins(self, people: list[Person], answer: Answer) -> None:
-        claims = [c for p in people for c in p.claims]
-        if not claims:
-            return
-        if answer.optins_in_doubt:
-            self.tally.request("optins_in_doubt", len(claims))
-            if self.ledger is not None:
-                self.ledger.doubt_optins(claims)
-        elif answer.accepted:
-            self.tally.request("optins_sent", len(claims))
-            if self.ledger is not None:
-                self.ledger.confirm_optins(claims)
-        elif self.ledger is not None:
-            self.ledger.release_optins(claims)
-
-    def _send_single(self, person: Person, stream: str) -> list[tuple[Person, Answer]]:
-        assert self.client is not None
-        self._claim([person])
-        body = dumps(person.payload)
-        fallback = None
-        if person.claims:
-            fallback = dumps({k: v for k, v in person.payload.items() if k != "subscriptions"})
-        answer = self.client.post(SINGLE_PATH, body, fallback)
-        self._settle_optins([person], answer)
-        return [(person, answer)]
-
-    def _send_bulk(self, people: list[Person], stream: str) -> list[tuple[Person, Answer]]:
-        assert self.client is not None
-        self._claim(people)
-        body = dumps({"users": [p.payload for p in people]})
-        fallback = None
-        if any(p.claims for p in people):
-            fallback = dumps(
-                {
-                    "users": [
-                        {k: v for k, v in p.payload.items() if k != "subscriptions"} for p in people
-                    ]
-                }
-            )
-        answer = self.client.post(BULK_PATH, body, fallback)
-        self._settle_optins(people, answer)
-        return [(p, answer) for p in people]
-
-    def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="attentive")
-        return self._pool
+    def api_client(self) -> AttentiveClient:
+        """A client in this process, for following bulk jobs after the load."""
+        if self._client is None:
+            self._client = api_client(self.config, self.tally, self.logger, self.stop)
+        return self._client
 
     def _progress(self) -> None:
         now = time.monotonic()
@@ -349,29 +234,10 @@ class Delivery:
         )
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if self.client is not None:
-            self.client.close()
-
-
-def _job_id(answer: Answer) -> str | None:
-    """The bulk job an accepted bulk request became."""
-    if answer.accepted and isinstance(answer.body, dict) and answer.body.get("batchJobId"):
-        return str(answer.body["batchJobId"])
-    return None
-
-
-def _with_subscriptions(payload: dict, claims: list[Claim]) -> dict:
-    """The payload carrying only the opt-ins in `claims`."""
-    wanted = {(c[1], c[2]) for c in claims}
-    subs = [
-        s for s in payload.get("subscriptions", ()) if (s["channel"], s["signUpSourceId"]) in wanted
-    ]
-    trimmed = {k: v for k, v in payload.items() if k != "subscriptions"}
-    if subs:
-        trimmed["subscriptions"] = subs
-    return trimmed
+        if self.sender is not None:
+            self.sender.close()
+        if self._client is not None:
+            self._client.close()
 
 
 def _type_problem(name: str, kind: str, value: Any, enum_values: Iterable[str] | None) -> Problem:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from target_attentive.collector import Collector
 from target_attentive.delivery import Delivery
 from target_attentive.jobs import reconcile
 from target_attentive.jsonl import LinesFile
@@ -40,6 +41,7 @@ class Run:
         self._finished = False
         self.draining = False
         self.batches = 0  # batches handed over, so the target can tell a drain happened
+        self.collector = Collector()  # the cyclic GC, paused during the load (collector.py)
         # One batch is delivered in the background while the next one is read; a state
         # line covering it waits in `pending_state` until it has settled.
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="batch")
@@ -112,9 +114,9 @@ class Run:
     def reconcile_jobs(self) -> None:
         """With bulk_wait_seconds, follow this run's bulk jobs and set aside the refused."""
         wait_seconds = self.config.get("bulk_wait_seconds") or 0
-        client = self.delivery.client
-        if not (self.delivery.job_ids and wait_seconds and self.ledger and client):
+        if not (self.delivery.job_ids and wait_seconds and self.ledger):
             return
+        client = self.delivery.api_client()
         self.logger.info(
             "Waiting up to %s s for %d bulk jobs", wait_seconds, len(self.delivery.job_ids)
         )

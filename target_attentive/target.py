@@ -255,6 +255,7 @@ class TargetAttentive(Target):
             run.pending_state = copy.deepcopy(self._latest_state)
         if run.in_flight is not None and run.in_flight.done():
             run.settle()  # raises what the batch raised, else writes the state it covers
+        run.collector.tick()
 
     def _write_state_message(self, state: dict) -> None:
         """No state line before the batches it covers are settled and their rejects durable."""
@@ -267,7 +268,8 @@ class TargetAttentive(Target):
     def listen(self, file_input: IO[str] | None = None) -> None:
         """The run report is printed however the run ends."""
         try:
-            super().listen(file_input)
+            with self.run.collector:
+                super().listen(file_input)
         finally:
             self.run.finish()
 

@@ -1,0 +1,284 @@
+"""The sending process: HTTP and ledger writes beside the process that reads records.
+
+Reading, mapping and normalising records is CPU work under one GIL; so is sending
+(requests' per-call work, encoding bodies, recording the accepted). In one process the
+two took turns on the GIL and a bulk load ran at three quarters of the dry run's speed
+(bench part f); in two processes each has its own core.
+
+The reading process plans a batch (delivery.py) and hands it over as one frame; this
+process sends it (sending.py) and answers with who was accepted and who refused. Frames
+are a 4-byte length and a JSON object, over the child's stdin and stdout:
+
+    parent -> child   {"kind": "start", "config": {...}, "log_level": 20}   (first)
+                      {"kind": "batch", "stream": "s", "people": [[key, hash, payload, claims]]}
+                      {"kind": "stop"}             (SIGTERM in the parent: finish what is in
+                                                    flight, send nothing more)
+    child -> parent   {"kind": "requests", "counts": {...}}   (request counters, as they go)
+                      {"kind": "sent", "accepted": [i], "refused": [[i, status, message,
+                       attempts]], "job_ids": [...], "counts": {...}}
+                      {"kind": "failed", "error": "RetriesExhausted", "message": "..."}
+
+The settings (the API key among them) go in the first frame, never on a command line.
+The child ignores SIGINT and SIGTERM, which the parent handles, and stops when its stdin
+closes, so a parent killed outright leaves no sender behind. An in-memory SQLite ledger
+is not shared: the child has its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from singer_sdk.exceptions import FatalAPIError
+
+from target_attentive import masking
+from target_attentive.client import RetriesExhausted, StopRequested
+from target_attentive.collector import Collector
+from target_attentive.jsonl import dumps
+from target_attentive.report import Tally
+from target_attentive.sending import Outgoing, Refusal, Sending, Sent
+
+_HEADER = struct.Struct(">I")
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+REPORT_EVERY_SECONDS = 0.5
+COLLECT_EVERY_BATCHES = 10
+LOG_FORMAT = "{asctime:23s} | {levelname:8s} | {name:20s} | {message}"
+ERRORS: dict[str, type[Exception]] = {
+    "FatalAPIError": FatalAPIError,
+    "RetriesExhausted": RetriesExhausted,
+    "StopRequested": StopRequested,
+}
+
+
+class SenderDied(RuntimeError):
+    """The sending process ended while a batch was in its hands."""
+
+
+def write_frame(stream: IO[bytes], message: dict[str, Any]) -> None:
+    data = dumps(message)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
+    """The next frame, or None at the end of the stream."""
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return orjson.loads(data)
+
+
+# -- the reading process's side -------------------------------------------------------------
+
+
+class SenderProcess:
+    """Starts the child at once (its imports overlap with reading the first batch)."""
+
+    def __init__(self, config: dict[str, Any], logger: logging.Logger) -> None:
+        self.logger = logger
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "target_attentive.sender"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._to_child = self._proc.stdin
+        self._frames: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._reader = threading.Thread(
+            target=self._read, args=(self._proc.stdout,), name="sender-frames", daemon=True
+        )
+        self._reader.start()
+        level = logger.getEffectiveLevel()
+        write_frame(self._to_child, {"kind": "start", "config": config, "log_level": level})
+
+    def _read(self, stream: IO[bytes]) -> None:
+        while (frame := read_frame(stream)) is not None:
+            self._frames.put(frame)
+        self._frames.put(None)
+
+    def send(
+        self,
+        people: list[list[Any]],
+        stream: str,
+        tally: Tally,
+        stop: threading.Event,
+        waiting: Callable[[], None],
+    ) -> Sent:
+        """Hand a batch over and wait for its outcome; `waiting` runs while it is out.
+
+        `people` are `[key, hash, payload, claims]`, the fields of `sending.Outgoing`.
+        """
+        try:
+            write_frame(self._to_child, {"kind": "batch", "stream": stream, "people": people})
+        except (BrokenPipeError, ValueError) as exc:
+            raise SenderDied(self._died()) from exc
+        stop_forwarded = False
+        while True:
+            if stop.is_set() and not stop_forwarded:
+                stop_forwarded = True
+                self._tell_stop()
+            waiting()
+            try:
+                frame = self._frames.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if frame is None:
+                self._frames.put(None)  # every later call ends here too
+                raise SenderDied(self._died())
+            for what, count in (frame.get("counts") or {}).items():
+                tally.request(what, count)
+            if frame["kind"] == "sent":
+                refused = [Refusal(*r) for r in frame["refused"]]
+                return Sent(frame["accepted"], refused, frame["job_ids"])
+            if frame["kind"] == "failed":
+                if frame["error"] in ERRORS:
+                    raise ERRORS[frame["error"]](frame["message"])
+                raise RuntimeError(f"sending process: {frame['error']}: {frame['message']}")
+
+    def _tell_stop(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            write_frame(self._to_child, {"kind": "stop"})
+
+    def _died(self) -> str:
+        try:
+            code = self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        return (
+            f"the sending process ended (exit code {code}) with a batch in its hands; "
+            "no state was written past the last delivered batch: rerun to resume"
+        )
+
+    def close(self, timeout: float = 60) -> None:
+        """Close its input; it finishes what it holds and exits."""
+        with contextlib.suppress(BrokenPipeError):
+            self._to_child.close()
+        try:
+            self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.logger.warning("The sending process did not exit in %s s: killing it", timeout)
+            self._proc.kill()
+            self._proc.wait()
+        self._reader.join(timeout=5)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+# -- the sending process --------------------------------------------------------------------
+
+
+class _Outbox:
+    """Frames to the parent from two threads; request counters go as deltas."""
+
+    def __init__(self, stream: IO[bytes], tally: Tally) -> None:
+        self.stream = stream
+        self.tally = tally
+        self._lock = threading.Lock()
+        self._reported: dict[str, int] = {}
+
+    def _deltas(self) -> dict[str, int]:
+        with self.tally._lock:
+            now = dict(self.tally.requests)
+        deltas = {k: v - self._reported.get(k, 0) for k, v in now.items()}
+        self._reported = now
+        return {k: v for k, v in deltas.items() if v}
+
+    def send(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            write_frame(self.stream, {**message, "counts": self._deltas()})
+
+    def report(self) -> None:
+        with self._lock:
+            counts = self._deltas()
+            if counts:
+                write_frame(self.stream, {"kind": "requests", "counts": counts})
+
+
+def _outcome(sent: Sent) -> dict[str, Any]:
+    refused = [[r.index, r.status, r.message, r.attempts] for r in sent.refused]
+    return {"kind": "sent", "accepted": sent.accepted, "refused": refused, "job_ids": sent.job_ids}
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    inbound, outbound = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # the frame pipe is for frames only
+    start = read_frame(inbound)
+    if start is None:
+        return
+    config = start["config"]
+    logging.basicConfig(stream=sys.stderr, level=start["log_level"], format=LOG_FORMAT, style="{")
+    masking.install((config.get("api_key") or "",))
+    logger = logging.getLogger("target-attentive.sender")
+    tally = Tally()
+    ledger = None
+    if config.get("ledger_enabled", True):
+        from target_attentive.ledger import Ledger
+
+        ledger = Ledger(config.get("ledger_url"))
+    sending = Sending(config, tally, ledger, logger)
+    outbox = _Outbox(outbound, tally)
+    batches: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def read_inbound() -> None:
+        while (frame := read_frame(inbound)) is not None:
+            if frame["kind"] == "stop":
+                sending.stop.set()
+            else:
+                batches.put(frame)
+        sending.stop.set()  # the parent is gone or done: nothing more goes out
+        batches.put(None)
+
+    threading.Thread(target=read_inbound, name="inbound", daemon=True).start()
+    idle = threading.Event()
+
+    def report_counts() -> None:
+        while not idle.wait(REPORT_EVERY_SECONDS):
+            outbox.report()
+
+    collector = Collector(every=COLLECT_EVERY_BATCHES)  # payloads make no cycles either
+    try:
+        collector.__enter__()
+        while (frame := batches.get()) is not None:
+            people = [Outgoing(k, d, p, [tuple(c) for c in cl]) for k, d, p, cl in frame["people"]]
+            idle.clear()
+            reporter = threading.Thread(target=report_counts, name="counts", daemon=True)
+            reporter.start()
+            try:
+                reply = _outcome(sending.send(people, frame["stream"]))
+            except Exception as exc:
+                reply = {"kind": "failed", "error": type(exc).__name__, "message": str(exc)}
+            idle.set()
+            reporter.join()
+            outbox.send(reply)
+            collector.tick()
+    except BrokenPipeError:
+        pass
+    finally:
+        collector.__exit__(None, None, None)
+        sending.close()
+        if ledger is not None:
+            ledger.close()
+
+
+if __name__ == "__main__":
+    main()
