@@ -163,25 +163,28 @@ _PARSE_REASONS = {
 }
 
 
-def _parse_valid(text: str, region: str) -> str | Invalid:
-    """E.164 of a number phonenumbers calls valid, else the reason (never the digits)."""
+def _parse_valid(text: str, region: str) -> tuple[str | None, str]:
+    """(E.164, "") of a number phonenumbers calls valid, else (None, the reason).
+
+    The reason is text, not an exception: an exception kept in a local and raised later
+    makes a reference cycle through its traceback, which holds the whole batch being read
+    until the cyclic collector runs (paused during a load: collector.py).
+    """
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
-        return Invalid(
-            f"is not a phone number ({_PARSE_REASONS.get(exc.error_type, 'unreadable')})"
-        )
+        return None, f"is not a phone number ({_PARSE_REASONS.get(exc.error_type, 'unreadable')})"
     if not phonenumbers.is_valid_number(number):
         if text.startswith("+"):
-            return Invalid(
+            return None, (
                 "is not a valid phone number: no number in use has these digits for its "
                 "country code; check the number"
             )
-        return Invalid(
+        return None, (
             f"is not a valid phone number when read with default region {region}; "
             "write it in E.164 (+<country code><number>) or set default_phone_region"
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
 @lru_cache(maxsize=65536)
@@ -192,21 +195,18 @@ def _e164(text: str, region: str, bare_digits: bool = False) -> str:
     `region`); then, for a leading 00, as international (00 is the international prefix
     in most of the world, though not in the US); then, for an integer, with a "+" put
     back, since an integer cannot keep the "+" of a number stored with its country code.
+    The reason given is the first reading's.
     """
     if _LETTERS.search(text):
         raise Invalid("has letters; a phone number is digits, with an optional leading +")
-    first = _parse_valid(text, region)
-    if isinstance(first, str):
-        return first
-    if bare_digits:
-        second = _parse_valid("+" + text, region)
-    elif text.startswith("00"):
-        second = _parse_valid("+" + text[2:], region)
-    else:
-        raise first
-    if isinstance(second, str):
-        return second
-    raise first
+    number, reason = _parse_valid(text, region)
+    if number is None and bare_digits:
+        number, _ = _parse_valid("+" + text, region)
+    elif number is None and text.startswith("00"):
+        number, _ = _parse_valid("+" + text[2:], region)
+    if number is None:
+        raise Invalid(reason)
+    return number
 
 
 def normalize_phone(value: Any, region: str) -> str | None:

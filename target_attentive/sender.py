@@ -52,7 +52,7 @@ from target_attentive.sending import Outgoing, Refusal, Sending, Sent
 _HEADER = struct.Struct(">I")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 REPORT_EVERY_SECONDS = 0.5
-COLLECT_EVERY_BATCHES = 10
+COLLECT_EVERY_BATCHES = 1
 LOG_FORMAT = "{asctime:23s} | {levelname:8s} | {name:20s} | {message}"
 ERRORS: dict[str, type[Exception]] = {
     "FatalAPIError": FatalAPIError,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
+import weakref
 from decimal import Decimal
 
 import pytest
@@ -581,3 +583,26 @@ def test_age_read_from_text_and_blank_dropped(raw: object, age: int | None) -> N
         assert "attributes" not in payload
     else:
         assert payload["attributes"]["demographic"]["age"] == age
+
+
+@pytest.mark.parametrize("phone", ["+1 999 555 0000", "0012", 19995550000, "555"])
+def test_a_refused_phone_leaves_no_reference_cycle(phone: object) -> None:
+    """The cyclic collector is paused during a load (collector.py): a cycle through an
+    exception's traceback would keep the frames above it, and the batch they hold, alive."""
+
+    class Batch:
+        pass
+
+    def read(batch: Batch) -> list:  # a frame holding the batch, as process_record's does
+        return normalize_payload({"identifiers": {"phone": phone}}, "US")[1]
+
+    gc.collect()
+    gc.disable()
+    try:
+        batch = Batch()
+        alive = weakref.ref(batch)
+        assert read(batch), "the phone was not refused"
+        del batch
+        assert alive() is None
+    finally:
+        gc.enable()
