@@ -98,6 +98,21 @@ def run_target(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def start_target(
+    config: dict[str, Any], lines: list[str], tmp_path: Path, **popen: Any
+) -> subprocess.Popen:
+    """The target running in the background on `lines`; stdout and stderr piped, as text."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    source = write_input(tmp_path / "in.singer", lines)
+    options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    return subprocess.Popen(
+        [*TARGET, "--config", str(config_path), "--input", str(source)],
+        cwd=tmp_path,
+        **{**options, **popen},
+    )
+
+
 def base_config(sandbox: Any, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
     return {
         "api_key": sandbox.api_key,

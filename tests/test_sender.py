@@ -11,19 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from targetrun import (
-    TARGET,
-    accepted_emails,
-    base_config,
-    person,
-    singer_lines,
-    write_input,
-)
+from targetrun import accepted_emails, base_config, person, singer_lines, start_target
 
 from target_attentive.client import AttentiveClient
 from target_attentive.collector import Collector
 from target_attentive.report import Tally
 from target_attentive.sandbox.process import SandboxProcess
+
+PEOPLE = [person(i) for i in range(400)]
 
 
 def _children(pid: int) -> list[int]:
@@ -42,20 +37,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _start(tmp_path: Path, config: dict, people: list[dict], **popen: object) -> subprocess.Popen:
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    source = write_input(tmp_path / "in.singer", singer_lines(people, state_every=50))
-    return subprocess.Popen(
-        [*TARGET, "--config", str(config_path), "--input", str(source)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        **popen,
-    )
-
-
 def _sender_of(proc: subprocess.Popen, timeout: float = 20) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -71,7 +52,7 @@ def test_a_sending_process_that_dies_fails_the_batch_and_writes_no_state_for_it(
 ) -> None:
     with SandboxProcess(latency_ms=50, rate_limit=20) as sb:
         config = base_config(sb, tmp_path, max_requests_per_second=20, batch_size_rows=50)
-        proc = _start(tmp_path, config, [person(i) for i in range(400)])
+        proc = start_target(config, singer_lines(PEOPLE, state_every=50), tmp_path)
         sender = _sender_of(proc)
         while sb.report()["accepted"] < 110:  # the third batch is on its way
             time.sleep(0.05)
@@ -89,7 +70,7 @@ def test_a_sending_process_that_dies_fails_the_batch_and_writes_no_state_for_it(
 def test_a_target_killed_outright_leaves_no_sender_sending(tmp_path: Path) -> None:
     with SandboxProcess(latency_ms=50, rate_limit=20) as sb:
         config = base_config(sb, tmp_path, max_requests_per_second=20, batch_size_rows=200)
-        proc = _start(tmp_path, config, [person(i) for i in range(400)])
+        proc = start_target(config, singer_lines(PEOPLE, state_every=50), tmp_path)
         sender = _sender_of(proc)
         while sb.report()["accepted"] < 20:
             time.sleep(0.05)
@@ -110,7 +91,8 @@ def test_sigterm_reaches_the_target_only_and_the_sender_stops_with_it(tmp_path: 
     the sender ignores it, the target stops it, and both exit."""
     with SandboxProcess(latency_ms=50, rate_limit=20) as sb:
         config = base_config(sb, tmp_path, max_requests_per_second=20, batch_size_rows=200)
-        proc = _start(tmp_path, config, [person(i) for i in range(400)], start_new_session=True)
+        lines = singer_lines(PEOPLE, state_every=50)
+        proc = start_target(config, lines, tmp_path, start_new_session=True)
         sender = _sender_of(proc)
         while sb.report()["accepted"] < 20:
             time.sleep(0.05)

@@ -17,6 +17,7 @@ from targetrun import (
     read_lines,
     run_target,
     singer_lines,
+    start_target,
     write_input,
 )
 
@@ -81,16 +82,10 @@ def test_opt_ins_go_out_exactly_once_across_reruns_and_a_killed_load(
             mapping=OPT_IN_MAPPING,
             batch_size_rows=50,
         )
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config))
-        source = write_input(tmp_path / "in.singer", singer_lines(people, state_every=50))
+        source = tmp_path / "in.singer"
+        lines = singer_lines(people, state_every=50)
         # A load killed outright in the middle...
-        with subprocess.Popen(
-            [*TARGET, "--config", str(config_path), "--input", str(source)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=tmp_path,
-        ) as proc:
+        with start_target(config, lines, tmp_path, stderr=subprocess.DEVNULL) as proc:
             assert proc.stdout is not None
             for _ in range(3):
                 assert proc.stdout.readline(), "the load ended before it could be killed"
