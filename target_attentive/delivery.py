@@ -61,8 +61,6 @@ class Delivery:
         self.ledger = ledger
         self.logger = logger
         self.dry_run = bool(config.get("dry_run"))
-        self.mode = config.get("mode") or "single"
-        self.bulk_size = int(config.get("bulk_batch_size") or 256)
         self.skip_unchanged = config.get("skip_unchanged", True)
         self.configured_types: dict[str, str] = dict(config.get("custom_attribute_types") or {})
         self.enums = {

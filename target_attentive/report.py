@@ -45,6 +45,11 @@ class Tally:
         with self._lock:
             self.requests[what] += count
 
+    def request_counts(self) -> dict[str, int]:
+        """The delivery events so far, consistent with one another."""
+        with self._lock:
+            return dict(self.requests)
+
     @property
     def total_read(self) -> int:
         return sum(self.read.values())

@@ -195,8 +195,7 @@ class _Outbox:
         self._reported: dict[str, int] = {}
 
     def _deltas(self) -> dict[str, int]:
-        with self.tally._lock:
-            now = dict(self.tally.requests)
+        now = self.tally.request_counts()
         deltas = {k: v - self._reported.get(k, 0) for k, v in now.items()}
         self._reported = now
         return {k: v for k, v in deltas.items() if v}
@@ -249,35 +248,33 @@ def main() -> None:
         batches.put(None)
 
     threading.Thread(target=read_inbound, name="inbound", daemon=True).start()
-    idle = threading.Event()
+    finished = threading.Event()
 
     def report_counts() -> None:
-        while not idle.wait(REPORT_EVERY_SECONDS):
-            outbox.report()
+        with contextlib.suppress(BrokenPipeError):
+            while not finished.wait(REPORT_EVERY_SECONDS):
+                outbox.report()  # nothing is written while no request was made
 
-    collector = Collector(every=COLLECT_EVERY_BATCHES)  # payloads make no cycles either
-    try:
-        collector.__enter__()
-        while (frame := batches.get()) is not None:
-            people = [Outgoing(k, d, p, [tuple(c) for c in cl]) for k, d, p, cl in frame["people"]]
-            idle.clear()
-            reporter = threading.Thread(target=report_counts, name="counts", daemon=True)
-            reporter.start()
-            try:
-                reply = _outcome(sending.send(people, frame["stream"]))
-            except Exception as exc:
-                reply = {"kind": "failed", "error": type(exc).__name__, "message": str(exc)}
-            idle.set()
-            reporter.join()
-            outbox.send(reply)
-            collector.tick()
-    except BrokenPipeError:
-        pass
-    finally:
-        collector.__exit__(None, None, None)
-        sending.close()
-        if ledger is not None:
-            ledger.close()
+    threading.Thread(target=report_counts, name="counts", daemon=True).start()
+    # Payloads make no cycles either: the GC runs once a batch (collector.py).
+    with Collector(every=COLLECT_EVERY_BATCHES) as collector:
+        try:
+            while (frame := batches.get()) is not None:
+                rows = frame["people"]
+                people = [Outgoing(k, d, p, [tuple(c) for c in cl]) for k, d, p, cl in rows]
+                try:
+                    reply = _outcome(sending.send(people, frame["stream"]))
+                except Exception as exc:
+                    reply = {"kind": "failed", "error": type(exc).__name__, "message": str(exc)}
+                outbox.send(reply)
+                collector.tick()
+        except BrokenPipeError:
+            pass
+        finally:
+            finished.set()
+            sending.close()
+            if ledger is not None:
+                ledger.close()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from targetrun import (
     read_lines,
     run_target,
     singer_lines,
+    start_target,
     write_input,
 )
 
@@ -133,15 +134,8 @@ def test_a_load_killed_mid_way_resumes_from_its_last_state(tmp_path: Path) -> No
     people = [person(i, phone=f"+1212555{i:04d}") for i in range(1500)]
     with SandboxProcess(latency_ms=20) as sb:
         config = base_config(sb, tmp_path, batch_size_rows=50)
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config))
-        source = write_input(tmp_path / "in.singer", singer_lines(people, state_every=50))
-        proc = subprocess.Popen(
-            [*TARGET, "--config", str(config_path), "--input", str(source)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=tmp_path,
-        )
+        lines = singer_lines(people, state_every=50)
+        proc = start_target(config, lines, tmp_path, stderr=subprocess.DEVNULL)
         assert proc.stdout is not None
         states = []
         while len(states) < 4:  # let it deliver some batches, then kill it outright
@@ -196,17 +190,8 @@ def test_state_is_checkpointed_during_a_long_load(sandbox, tmp_path: Path) -> No
 def test_sigterm_mid_delivery_stops_without_state_for_the_batch(tmp_path: Path) -> None:
     with SandboxProcess(latency_ms=50, rate_limit=20) as sb:
         config = base_config(sb, tmp_path, max_requests_per_second=20, batch_size_rows=200)
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config))
         people = [person(i) for i in range(400)]
-        source = write_input(tmp_path / "in.singer", singer_lines(people, state_every=200))
-        proc = subprocess.Popen(
-            [*TARGET, "--config", str(config_path), "--input", str(source)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp_path,
-        )
+        proc = start_target(config, singer_lines(people, state_every=200), tmp_path)
         time.sleep(3)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
