@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from target_attentive.client import AttentiveClient
+from target_attentive.config_schema import DEFAULT_API_URL
 from target_attentive.jobs import reconcile
 from target_attentive.ledger import Ledger
 from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally
-from target_attentive.settings import DEFAULT_API_URL
 
 ENV_SETTINGS = ("api_key", "api_url", "ledger_url", "rejects_path")
 ENV_INTEGERS = ("request_timeout_seconds", "max_retry_seconds")

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
+from target_attentive.config_schema import DEFAULT_API_URL
 from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES, MappingError, compile_mapping
 
-DEFAULT_API_URL = "https://api.attentivemobile.com"
 MAX_BULK_BATCH = 256
 CUSTOM_TYPES = ("string", "number", "boolean", "date", "enum")
 # Integer settings and the least each may be; the SDK's schema only checks they are integers.
