@@ -12,13 +12,16 @@ from singer_sdk import typing as th
 DEFAULT_API_URL = "https://api.attentivemobile.com"
 
 _MAPPING_HELP = (
-    "How a record becomes an Attentive payload: an object with `identifiers` (email, "
-    "phone, clientUserId, shopifyId, klaviyoId, customIdentifiers: {name: field}), "
-    "`attributes` (firstName, lastName, demographic.*, location.*, locale.*; dotted or "
-    "nested), `custom_attributes` ({attribute name: field}; only these are ever created) "
-    "and `subscriptions` ([{channel, signUpSourceId, when: field}]). Values name source "
-    "fields (or lists of them, first present wins). Unset: fields named like the API's "
-    "(email, phone, client_user_id, first_name, ...) are used."
+    "How a record becomes an Attentive payload, as an object with up to four keys. "
+    "Under identifiers, name the fields for email, phone, clientUserId, shopifyId and "
+    "klaviyoId, and under its customIdentifiers map each identifier name to a field. "
+    "Under attributes, name the fields for firstName, lastName and the demographic, "
+    "location and locale attributes, written dotted or nested. Under custom_attributes, "
+    "map each custom attribute name to a field; only these are ever created. Under "
+    "subscriptions, list the opt-ins, each with a channel, a signUpSourceId and the field "
+    "that says when to send it. Each value names a source field, or a list of fields of "
+    "which the first present wins. Unset: fields named like the API's (email, phone, "
+    "client_user_id, first_name and so on) are used."
 )
 
 
@@ -61,7 +64,8 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         default="US",
         title="Default phone region",
         description="ISO 3166-1 region used to read phone numbers written without a "
-        "country code; numbers are sent in E.164.",
+        "country code; numbers are sent in international form, a plus sign and the "
+        "country code first.",
     ),
     th.Property(
         "mapping",
@@ -73,7 +77,8 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "stream_mappings",
         th.ObjectType(additional_properties=True),
         title="Per-stream mappings",
-        description="{stream name: mapping}, overriding `mapping` for those streams.",
+        description="Mappings for particular streams, an object from stream name to a "
+        "mapping that replaces the mapping setting for that stream.",
     ),
     th.Property(
         "ignore_unmapped_streams",
@@ -81,7 +86,7 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         default=False,
         title="Ignore unmapped streams",
         description="When true, streams not named in stream_mappings are counted as "
-        "filtered instead of loaded with `mapping`.",
+        "filtered instead of loaded with the mapping setting.",
     ),
     th.Property(
         "subscriptions_enabled",
@@ -97,8 +102,9 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         default="single",
         allowed_values=["single", "bulk"],
         title="Mode",
-        description="single: POST /v2/user/attributes, one person a request. bulk: "
-        "POST /v2/bulk/user/attributes, up to bulk_batch_size people a request.",
+        description="Single sends one person a request to POST /v2/user/attributes. "
+        "Bulk sends up to bulk_batch_size people a request to POST "
+        "/v2/bulk/user/attributes.",
     ),
     th.Property(
         "bulk_batch_size",
@@ -162,9 +168,9 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         th.StringType,
         title="Ledger URL",
         description="SQLAlchemy URL of the sync ledger (what was delivered, opt-ins "
-        "sent, custom attribute types). Unset: a SQLite file target_attentive_ledger.db "
-        "in the working directory. Use PostgreSQL (postgresql+psycopg://...) for runs "
-        "on several machines.",
+        "sent, custom attribute types). Unset: a SQLite file in the working directory, "
+        "named target_attentive_ledger with the db extension. Use a PostgreSQL URL with "
+        "the postgresql+psycopg driver for runs on several machines.",
     ),
     th.Property(
         "ledger_enabled",
@@ -185,15 +191,15 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "custom_attribute_types",
         th.ObjectType(additional_properties=True),
         title="Existing custom attribute types",
-        description="{attribute name: string|number|boolean|date|enum} for custom "
-        "attributes that already exist in the Attentive account.",
+        description="Types of the custom attributes that already exist in the Attentive "
+        "account, an object from attribute name to string, number, boolean, date or enum.",
     ),
     th.Property(
         "custom_attribute_enums",
         th.ObjectType(additional_properties=True),
         title="Enum attribute values",
-        description="{attribute name: [allowed values]} for enum custom attributes; "
-        "other values are rejected before sending.",
+        description="Allowed values of enum custom attributes, an object from attribute "
+        "name to the list of its values; other values are rejected before sending.",
     ),
     th.Property(
         "checkpoint_interval_seconds",
