@@ -22,7 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from target_attentive.client import AttentiveClient
+from singer_sdk.exceptions import FatalAPIError
+
+from target_attentive.client import AttentiveClient, RetriesExhausted, StopRequested
 from target_attentive.coalesce import Group, coalesce
 from target_attentive.custom_types import accepts, infer_type
 from target_attentive.keys import optin_key, payload_hash, person_key
@@ -30,7 +32,19 @@ from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES
 from target_attentive.problems import Problem
 from target_attentive.report import Tally
 from target_attentive.sender import SenderProcess
-from target_attentive.sending import Claim, api_client, with_subscriptions
+from target_attentive.sending import Claim, Outgoing, api_client, with_subscriptions
+
+# How the sending process names the exceptions that ended a batch.
+ERRORS: dict[str, type[Exception]] = {
+    "FatalAPIError": FatalAPIError,
+    "RetriesExhausted": RetriesExhausted,
+    "StopRequested": StopRequested,
+}
+
+
+class SendingFailed(RuntimeError):
+    """The sending process failed a batch for a reason other than Attentive's answers."""
+
 
 PROGRESS_EVERY_SECONDS = 5.0
 
@@ -184,12 +198,13 @@ class Delivery:
     # process (sender.py), which leaves this process's GIL to reading the next batch.
 
     def send(self, people: list[Person], stream: str, reject: Reject) -> list[Person]:
-        """Send planned people; returns those accepted. Raises when a batch cannot settle."""
+        """Send planned people; returns those accepted. Raises when a batch cannot settle,
+        after counting (and the sender recording) everyone Attentive answered before that."""
         if not people:
             return []
         assert self.sender is not None
-        rows = [[p.key, p.digest, p.payload, p.claims] for p in people]
-        sent = self.sender.send(rows, stream, self.tally, self.stop, self._progress)
+        outgoing = [Outgoing(p.key, p.digest, p.payload, p.claims) for p in people]
+        sent = self.sender.send(outgoing, stream, self.tally, self.stop, self._progress)
         self.job_ids.update(sent.job_ids)
         for refusal in sent.refused:
             message = f"Attentive refused it (HTTP {refusal.status}): {refusal.message}"
@@ -203,6 +218,8 @@ class Delivery:
             )
         accepted = [people[i] for i in sent.accepted]
         self.tally.add("accepted", sum(len(p.group.items) for p in accepted))
+        if sent.error is not None:
+            raise ERRORS.get(sent.error, SendingFailed)(sent.message)
         return accepted
 
     def api_client(self) -> AttentiveClient:
@@ -219,11 +236,11 @@ class Delivery:
         t = self.tally
         elapsed = max(now - t.started, 1e-9)
         self.logger.info(
-            "Progress: %d records read (%.0f/s), %d accepted, %d unchanged, %d rejected; "
+            "Progress: %d records read (%.0f/s), %d people accepted, %d unchanged, %d rejected; "
             "%d requests, %d retried, %d answered 429",
             t.total_read,
             t.total_read / elapsed,
-            t.outcomes["accepted"],
+            t.requests["people_accepted"],
             t.outcomes["unchanged"],
             t.outcomes["rejected"],
             t.requests["sent"],

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from target_attentive.checkpoint import CheckpointKeeper, Hold
 from target_attentive.collector import Collector
 from target_attentive.delivery import Delivery
 from target_attentive.jobs import reconcile
@@ -15,6 +16,8 @@ from target_attentive.jsonl import LinesFile
 from target_attentive.mapping import Mapping, compile_mapping
 from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally, render
+
+WriteState = Callable[[dict], None]
 
 
 def open_ledger(config: Any) -> Any:
@@ -25,7 +28,13 @@ def open_ledger(config: Any) -> Any:
 
 
 class Run:
-    def __init__(self, config: Any, logger: logging.Logger) -> None:
+    """What one run shares across its sinks: outputs, the pipeline, the keeper, the report.
+
+    One batch is delivered in the background while the next one is read and planned; the
+    checkpoint keeper writes a state line once the batches before it have settled.
+    """
+
+    def __init__(self, config: Any, logger: logging.Logger, write_state: WriteState) -> None:
         self.config = config
         self.logger = logger
         self.dry_run: bool = bool(config.get("dry_run"))
@@ -37,17 +46,13 @@ class Run:
         self.dry_run_file = (
             LinesFile(config.get("dry_run_path"), append=False) if self.dry_run else None
         )
+        self.keeper = CheckpointKeeper(write_state, self.make_durable)
         self._mappings: dict[str, Mapping | None] = {}
         self._finished = False
-        self.draining = False
-        self.batches = 0  # batches handed over, so the target can tell a drain happened
+        self.stopping = False  # a signal or a failure: nothing new is sent
         self.collector = Collector()  # the cyclic GC, paused during the load (collector.py)
-        # One batch is delivered in the background while the next one is read; a state
-        # line covering it waits in `pending_state` until it has settled.
-        self._sender = ThreadPoolExecutor(1, thread_name_prefix="batch")
-        self.in_flight: Future | None = None
-        self.pending_state: dict | None = None
-        self.on_settled: Callable[[dict], None] | None = None  # writes a state line
+        self._pipeline = ThreadPoolExecutor(1, thread_name_prefix="batch")
+        self._in_flight: Future | None = None
         self.ledger = open_ledger(config) if config.get("ledger_enabled", True) else None
         self.delivery = Delivery(config, self.tally, self.ledger, logger)
         if self.ledger is not None and self.subscriptions_enabled:
@@ -78,30 +83,59 @@ class Run:
                 self._mappings[stream] = compile_mapping(self.config.get("mapping"))
         return self._mappings[stream]
 
-    def send(self, items: list[Any], stream: str, reject: Any) -> None:
+    def send(self, items: list[Any], stream: str, reject: Any, hold: Hold) -> None:
         """Plan a batch here, then send it in the background once the previous one settled.
 
         Planning is CPU work: done in the background it would only compete with reading
         for the interpreter lock. Sending is mostly waiting, which overlaps well.
         """
         people = self.delivery.plan(items, stream, reject)
-        self.settle()
-        self.in_flight = self._sender.submit(self.delivery.send, people, stream, reject)
+        self.wait()
+        self._in_flight = self._pipeline.submit(self._deliver, people, stream, reject, hold)
 
-    def settle(self) -> None:
-        """Wait for the batch in flight; its failure becomes the caller's."""
-        future, self.in_flight = self.in_flight, None
+    def write(self, items: list[Any], stream: str, reject: Any, hold: Hold) -> None:
+        """A dry run's batch: planned exactly like a run's, written to the dry-run file."""
+        assert self.dry_run_file is not None
+        for person in self.delivery.plan(items, stream, reject):
+            for item in person.group.items:
+                self.dry_run_file.write(
+                    {"stream": stream, "position": item.position, "payload": person.payload}
+                )
+            self.tally.add("written", len(person.group.items))
+        self.keeper.settle(hold)
+
+    def _deliver(self, people: list[Any], stream: str, reject: Any, hold: Hold) -> None:
+        self.delivery.send(people, stream, reject)
+        self.keeper.settle(hold)  # in this thread: the state line goes out at once
+
+    def check(self) -> None:
+        """Raise here what the batch in the background raised, as soon as it did."""
+        future = self._in_flight
+        if future is not None and future.done():
+            future.result()
+
+    def wait(self) -> None:
+        """Wait for the batch in the background; its failure becomes the caller's."""
+        future = self._in_flight
         if future is not None:
             future.result()
-            self.make_durable()
-            state, self.pending_state = self.pending_state, None
-            if state is not None and self.on_settled is not None:
-                self.on_settled(state)
+            self._in_flight = None
 
-    @property
-    def busy(self) -> bool:
-        """A batch is being planned or delivered."""
-        return self.draining or (self.in_flight is not None and not self.in_flight.done())
+    def stop(self) -> None:
+        """Send nothing new: requests already out finish, their batch then fails."""
+        self.stopping = True
+        self.delivery.stop.set()
+
+    def abort(self) -> None:
+        """After a signal or a failure: stop, let what is out finish, write what settled."""
+        self.stop()
+        future = self._in_flight
+        if future is not None:
+            try:
+                future.result()
+            except BaseException as exc:  # the batch stopped too: its records stay unsettled
+                self.logger.warning("The batch being delivered stopped: %s", exc)
+        self.keeper.flush()
 
     def make_durable(self) -> None:
         self.rejects.make_durable()
@@ -138,18 +172,14 @@ class Run:
                 result.jobs_pending,
             )
 
-    def stop(self) -> None:
-        """Stop sending: requests in flight finish, the batch raises, no state is written."""
-        self.delivery.stop.set()
-
     def finish(self) -> None:
         """Close the files and connections and print the run report (once)."""
         if self._finished:
             return
         self._finished = True
-        if self.in_flight is not None and not self.in_flight.done():
-            self.stop()  # the run failed with a batch in flight: it stops, unsettled
-        self._sender.shutdown(wait=True)
+        if self._in_flight is not None and not self._in_flight.done():
+            self.abort()  # the run failed with a batch in flight: it stops, unsettled
+        self._pipeline.shutdown(wait=True)
         self.delivery.close()
         if self.ledger is not None:
             self.ledger.close()
@@ -159,3 +189,9 @@ class Run:
         summary = self.summary()
         self.logger.info("%s", render(summary, dry_run=self.dry_run))
         self.logger.info("METRIC: %s", json.dumps({"type": "summary", "value": summary}))
+        if summary["unsettled"]:
+            self.logger.warning(
+                "%d records were not sent or not settled; a rerun from the last state line "
+                "resumes with them (people Attentive accepted are skipped as unchanged).",
+                summary["unsettled"],
+            )

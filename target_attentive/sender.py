@@ -10,13 +10,12 @@ process sends it (sending.py) and answers with who was accepted and who refused.
 are a 4-byte length and a JSON object, over the child's stdin and stdout:
 
     parent -> child   {"kind": "start", "config": {...}, "log_level": 20}   (first)
-                      {"kind": "batch", "stream": "s", "people": [[key, hash, payload, claims]]}
-                      {"kind": "stop"}             (SIGTERM in the parent: finish what is in
-                                                    flight, send nothing more)
+                      {"kind": "batch", "stream": "s", "people": [Outgoing.to_wire(), ...]}
+                      {"kind": "stop"}             (a signal in the parent: finish what is
+                                                    in flight, send nothing more)
     child -> parent   {"kind": "requests", "counts": {...}}   (request counters, as they go)
-                      {"kind": "sent", "accepted": [i], "refused": [[i, status, message,
-                       attempts]], "job_ids": [...], "counts": {...}}
-                      {"kind": "failed", "error": "RetriesExhausted", "message": "..."}
+                      {"kind": "sent", **Sent.to_wire(), "counts": {...}}   (also when the
+                       batch failed: `error` names why, and the accepted are still listed)
 
 The settings (the API key among them) go in the first frame, never on a command line.
 The child ignores SIGINT and SIGTERM, which the parent handles, and stops when its stdin
@@ -28,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import signal
 import struct
@@ -36,29 +34,25 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from singer_sdk.exceptions import FatalAPIError
 
 from target_attentive import masking
-from target_attentive.client import RetriesExhausted, StopRequested
 from target_attentive.collector import Collector
 from target_attentive.jsonl import dumps
 from target_attentive.report import Tally
-from target_attentive.sending import Outgoing, Refusal, Sending, Sent
+from target_attentive.sending import Outgoing, Sending, Sent
 
 _HEADER = struct.Struct(">I")
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 REPORT_EVERY_SECONDS = 0.5
 COLLECT_EVERY_BATCHES = 1
 LOG_FORMAT = "{asctime:23s} | {levelname:8s} | {name:20s} | {message}"
-ERRORS: dict[str, type[Exception]] = {
-    "FatalAPIError": FatalAPIError,
-    "RetriesExhausted": RetriesExhausted,
-    "StopRequested": StopRequested,
-}
+# The child runs with the parent's module search path, whatever installed the package.
+_BOOTSTRAP = (
+    "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+    "from target_attentive.sender import main; main()"
+)
 
 
 class SenderDied(RuntimeError):
@@ -91,13 +85,10 @@ class SenderProcess:
 
     def __init__(self, config: dict[str, Any], logger: logging.Logger) -> None:
         self.logger = logger
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "target_attentive.sender"],
+            [sys.executable, "-c", _BOOTSTRAP, orjson.dumps(sys.path).decode()],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=env,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to_child = self._proc.stdin
@@ -116,18 +107,16 @@ class SenderProcess:
 
     def send(
         self,
-        people: list[list[Any]],
+        people: list[Outgoing],
         stream: str,
         tally: Tally,
         stop: threading.Event,
         waiting: Callable[[], None],
     ) -> Sent:
-        """Hand a batch over and wait for its outcome; `waiting` runs while it is out.
-
-        `people` are `[key, hash, payload, claims]`, the fields of `sending.Outgoing`.
-        """
+        """Hand a batch over and wait for its outcome; `waiting` runs while it is out."""
+        wire = [p.to_wire() for p in people]
         try:
-            write_frame(self._to_child, {"kind": "batch", "stream": stream, "people": people})
+            write_frame(self._to_child, {"kind": "batch", "stream": stream, "people": wire})
         except (BrokenPipeError, ValueError) as exc:
             raise SenderDied(self._died()) from exc
         stop_forwarded = False
@@ -146,12 +135,7 @@ class SenderProcess:
             for what, count in (frame.get("counts") or {}).items():
                 tally.request(what, count)
             if frame["kind"] == "sent":
-                refused = [Refusal(*r) for r in frame["refused"]]
-                return Sent(frame["accepted"], refused, frame["job_ids"])
-            if frame["kind"] == "failed":
-                if frame["error"] in ERRORS:
-                    raise ERRORS[frame["error"]](frame["message"])
-                raise RuntimeError(f"sending process: {frame['error']}: {frame['message']}")
+                return Sent.from_wire(frame)
 
     def _tell_stop(self) -> None:
         with contextlib.suppress(BrokenPipeError, ValueError):
@@ -211,11 +195,6 @@ class _Outbox:
                 write_frame(self.stream, {"kind": "requests", "counts": counts})
 
 
-def _outcome(sent: Sent) -> dict[str, Any]:
-    refused = [[r.index, r.status, r.message, r.attempts] for r in sent.refused]
-    return {"kind": "sent", "accepted": sent.accepted, "refused": refused, "job_ids": sent.job_ids}
-
-
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -260,13 +239,12 @@ def main() -> None:
     with Collector(every=COLLECT_EVERY_BATCHES) as collector:
         try:
             while (frame := batches.get()) is not None:
-                rows = frame["people"]
-                people = [Outgoing(k, d, p, [tuple(c) for c in cl]) for k, d, p, cl in rows]
+                people = [Outgoing.from_wire(wire) for wire in frame["people"]]
                 try:
-                    reply = _outcome(sending.send(people, frame["stream"]))
+                    sent = sending.send(people, frame["stream"])
                 except Exception as exc:
-                    reply = {"kind": "failed", "error": type(exc).__name__, "message": str(exc)}
-                outbox.send(reply)
+                    sent = Sent(error=type(exc).__name__, message=str(exc))
+                outbox.send({"kind": "sent", **sent.to_wire()})
                 collector.tick()
         except BrokenPipeError:
             pass

@@ -29,12 +29,20 @@ Claim = tuple[str, str, str]  # (address or person key, channel, signUpSourceId)
 
 @dataclass
 class Outgoing:
-    """One planned person: ledger key, payload hash, payload, opt-ins to claim."""
+    """One planned person, as it crosses to the sending process."""
 
-    key: str
-    digest: str
+    key: str  # the person's ledger key
+    digest: str  # the payload's hash, recorded when accepted
     payload: dict
-    claims: list[Claim] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)  # opt-ins to claim before sending
+
+    def to_wire(self) -> list[Any]:
+        return [self.key, self.digest, self.payload, [list(c) for c in self.claims]]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> Outgoing:
+        key, digest, payload, claims = wire
+        return cls(key, digest, payload, [(c[0], c[1], c[2]) for c in claims])
 
 
 @dataclass
@@ -46,14 +54,47 @@ class Refusal:
     message: str
     attempts: int
 
+    def to_wire(self) -> list[Any]:
+        return [self.index, self.status, self.message, self.attempts]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> Refusal:
+        return cls(*wire)
+
 
 @dataclass
 class Sent:
-    """How a batch went: who was accepted, who refused, which bulk jobs it became."""
+    """How a batch went: who was accepted, who refused, which bulk jobs it became.
 
-    accepted: list[int]
-    refused: list[Refusal]
-    job_ids: list[str]
+    When the batch could not finish (`error` set: retries ran out, a fatal answer, a
+    stop), `accepted` and `refused` still list everyone Attentive answered before that,
+    and the accepted are in the ledger: a failed run forgets no delivery.
+    """
+
+    accepted: list[int] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    job_ids: list[str] = field(default_factory=list)
+    error: str | None = None  # the exception's class name
+    message: str = ""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "refused": [r.to_wire() for r in self.refused],
+            "job_ids": self.job_ids,
+            "error": self.error,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Sent:
+        return cls(
+            wire["accepted"],
+            [Refusal.from_wire(r) for r in wire["refused"]],
+            wire["job_ids"],
+            wire.get("error"),
+            wire.get("message", ""),
+        )
 
 
 def api_client(
@@ -89,9 +130,13 @@ class Sending:
         )
 
     def send(self, people: list[Outgoing], stream: str) -> Sent:
-        """Send a batch; returns when every person is accepted or refused, else raises."""
+        """Send a batch; returns when every person is answered, or when the batch failed.
+
+        On the first failure (retries exhausted, a fatal answer, a stop) nothing new is
+        sent; requests already out finish, and what they got is recorded and returned.
+        """
         if not people:
-            return Sent([], [], [])
+            return Sent()
         indexed = list(enumerate(people))
         if self.mode == "bulk":
             size = self.bulk_size
@@ -99,36 +144,35 @@ class Sending:
         else:
             work = [[pair] for pair in indexed]
         futures: list[Future] = [self._pool.submit(self._send_unit, unit) for unit in work]
-        try:
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in done:
-                error = future.exception()
-                if error is not None:
-                    raise error
-        except BaseException:
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        error = next((f.exception() for f in done if f.exception() is not None), None)
+        if error is not None:
             self.stop.set()
             for future in futures:
                 future.cancel()
             wait(futures)
-            raise
-        accepted: list[int] = []
-        refused: list[Refusal] = []
+        sent = Sent()
         jobs: list[tuple[str, str, list[tuple[str, str]]]] = []
         for future in futures:
+            if future.cancelled() or future.exception() is not None:
+                continue
             unit, answer = future.result()
             if not answer.accepted:
-                refused += [
+                sent.refused += [
                     Refusal(i, answer.status, answer.message, answer.attempts) for i, _ in unit
                 ]
                 continue
-            accepted += [i for i, _ in unit]
+            sent.accepted += [i for i, _ in unit]
             job_id = _job_id(answer) if self.mode == "bulk" else None
             if job_id:
                 jobs.append((job_id, stream, [(p.key, p.digest) for _, p in unit]))
-        if self.ledger is not None and accepted:
+        if self.ledger is not None and sent.accepted:
             self.ledger.record_jobs(jobs)
-            self.ledger.record_accepted([(people[i].key, people[i].digest) for i in accepted])
-        return Sent(accepted, refused, [job_id for job_id, _, _ in jobs])
+            self.ledger.record_accepted([(people[i].key, people[i].digest) for i in sent.accepted])
+        sent.job_ids = [job_id for job_id, _, _ in jobs]
+        if error is not None:
+            sent.error, sent.message = type(error).__name__, str(error)
+        return sent
 
     def _send_unit(self, unit: list[tuple[int, Outgoing]]) -> tuple[list, Answer]:
         """One request: one person (single mode) or up to bulk_batch_size (bulk mode)."""
@@ -145,8 +189,14 @@ class Sending:
             person = people[0]
             body = dumps(person.payload)
             fallback = dumps(_without_subscriptions(person.payload)) if person.claims else None
-        answer = self.client.post(path, body, fallback)
+        try:
+            answer = self.client.post(path, body, fallback)
+        except BaseException as exc:
+            self._unsettled_optins(people, exc)
+            raise
         self._settle_optins(people, answer)
+        if answer.accepted:
+            self.tally.request("people_accepted", len(people))
         return unit, answer
 
     def _claim(self, people: list[Outgoing]) -> None:
@@ -159,6 +209,18 @@ class Sending:
             if any(c not in claimed for c in person.claims):
                 person.claims = [c for c in person.claims if c in claimed]
                 person.payload = with_subscriptions(person.payload, person.claims)
+
+    def _unsettled_optins(self, people: list[Outgoing], exc: BaseException) -> None:
+        """The request ended without an answer: its opt-ins are released only when the
+        client knows nothing was applied, else they are in doubt (never resent)."""
+        claims = [c for p in people for c in p.claims]
+        if not claims or self.ledger is None:
+            return
+        if getattr(exc, "maybe_applied", True):
+            self.tally.request("optins_in_doubt", len(claims))
+            self.ledger.doubt_optins(claims)
+        else:
+            self.ledger.release_optins(claims)
 
     def _settle_optins(self, people: list[Outgoing], answer: Answer) -> None:
         claims = [c for p in people for c in p.claims]

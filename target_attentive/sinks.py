@@ -10,6 +10,7 @@ import jsonschema_rs
 from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
+from typing_extensions import override
 
 from target_attentive.mapping import PAYLOAD_PARTS, build_payload
 from target_attentive.normalize import Invalid, normalize_payload
@@ -52,6 +53,7 @@ class RecordCheck(BaseJSONSchemaValidator):
             raise InvalidJSONSchema(f"the stream's schema is not valid JSON Schema: {exc}") from exc
         self.problem: Problem | None = None
 
+    @override
     def validate(self, record: dict[str, Any]) -> None:
         if self._validator.is_valid(record):
             return
@@ -87,19 +89,23 @@ class UsersSink(BatchSink):
         else:
             self.logger.info("Stream %s has no mapping: its records are filtered", stream_name)
 
+    @override
     def get_validator(self) -> BaseJSONSchemaValidator | None:
         return RecordCheck(self.schema) if self.validate_schema else None
 
+    @override
     def _parse_timestamps_in_record(self, record: dict, schema: dict, treatment: Any) -> None:
         """Dates are read by normalize.py, and only in the fields that are sent.
 
         The SDK would parse every date field and stop the run on one it cannot read.
         """
 
+    @override
     def _after_process_record(self, context: dict) -> None:
         """The SDK logs the whole batch context here at debug level: every record so far,
         people's data included, once per record. Nothing is logged instead."""
 
+    @override
     def process_record(self, record: dict, context: dict) -> None:
         run = self.run
         run.reached += 1
@@ -135,6 +141,8 @@ class UsersSink(BatchSink):
                     "Stream %s carries opt-ins, which are not sent: subscriptions_enabled is false",
                     self.stream_name,
                 )
+        if "hold" not in context:  # the batch's first record waiting for delivery
+            context["hold"] = run.keeper.hold()
         context.setdefault("records", []).append(Item(self.position, record, payload))
 
     def reject(
@@ -157,33 +165,17 @@ class UsersSink(BatchSink):
         self.run.tally.add("rejected")
         self.run.rejects.check_limit()
 
+    @override
     def process_batch(self, context: dict) -> None:
-        """Hand the batch to delivery (dry run: write it out).
+        """Hand the batch to delivery (a dry run: write it out).
 
-        Delivery goes on in the background while the next batch is read; the target
-        writes no state line until it has settled (see `Run.send`).
+        Delivery goes on in the background while the next batch is read; the batch's
+        hold keeps the checkpoint keeper from writing a state past it until it settled.
         """
-        run = self.run
-        if run.draining:
-            # meltano/sdk#3775: a signal handler draining again in the middle of a drain.
-            raise RuntimeError("process_batch re-entered during a drain; stopping")
-        run.draining = True
-        try:
-            items: list[Item] = context.get("records", [])
-            if items and run.dry_run_file is not None:
-                for person in run.delivery.plan(items, self.stream_name, self.reject):
-                    for item in person.group.items:
-                        run.dry_run_file.write(
-                            {
-                                "stream": self.stream_name,
-                                "position": item.position,
-                                "payload": person.payload,
-                            }
-                        )
-                    run.tally.add("written", len(person.group.items))
-            elif items:
-                run.send(items, self.stream_name, self.reject)
-            run.make_durable()
-            run.batches += 1
-        finally:
-            run.draining = False
+        items: list[Item] = context.get("records", [])
+        if not items:
+            return
+        if self.run.dry_run:
+            self.run.write(items, self.stream_name, self.reject, context["hold"])
+        else:
+            self.run.send(items, self.stream_name, self.reject, context["hold"])

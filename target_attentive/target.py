@@ -1,20 +1,46 @@
-"""target-attentive: the settings, the sink class and the checkpoint cadence."""
+"""target-attentive: the target class, where singer-sdk meets the run (run.py)."""
 
 from __future__ import annotations
 
-import copy
 import sys
 from types import FrameType
-from typing import IO
+from typing import IO, ClassVar
 
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.target_base import Target
+from typing_extensions import override
 
 from target_attentive import masking
+from target_attentive.batch_files import UnsupportedBatch, batch_records
+from target_attentive.client import RetriesExhausted
 from target_attentive.config_schema import CONFIG_SCHEMA
+from target_attentive.reader import InputReader
+from target_attentive.rejects import TooManyRejects
 from target_attentive.run import Run
+from target_attentive.sender import SenderDied
 from target_attentive.settings import check_settings
 from target_attentive.sinks import UsersSink
+
+
+class Stopped(BaseException):
+    """A signal asked the run to stop; unwinds the reading like KeyboardInterrupt."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+# Failures whose message says all a user needs: reported without a traceback.
+EXPECTED_FAILURES = (
+    FatalAPIError,
+    RetriesExhausted,
+    TooManyRejects,
+    InvalidInputLine,
+    SenderDied,
+    UnsupportedBatch,
+)
 
 
 class TargetAttentive(Target):
@@ -22,6 +48,11 @@ class TargetAttentive(Target):
 
     name = "target-attentive"
     default_sink_class = UsersSink
+    message_reader_class = InputReader
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        *Target.capabilities,
+        PluginCapabilities.BATCH,
+    ]
 
     config_jsonschema = CONFIG_SCHEMA
 
@@ -33,86 +64,101 @@ class TargetAttentive(Target):
                 "target-attentive settings are not usable", errors=errors, schema=None
             )
         masking.install((self.config.get("api_key") or "",))
-        self.run = Run(self.config, self.logger)
-        self.run.on_settled = self._write_state_message
-        self._state_written: dict | None = None
+        self.run = Run(self.config, self.logger, self._print_state)
         self._MAX_RECORD_AGE_IN_MINUTES = self.config["checkpoint_interval_seconds"] / 60
-        # Sinks drain one after the other: delivery is concurrent already, and one drain
-        # at a time is what makes the re-entry guard of process_batch sound.
+        # Sinks drain one after the other: delivery is concurrent already.
         self.max_parallelism = 1
 
-    def _process_record_message(self, message_dict: dict) -> None:
-        """Count every RECORD read (stream-map filtering included) and checkpoint early.
+    # -- reading -------------------------------------------------------------------------
 
-        The SDK writes state only when it drains every sink at once; a sink that fills
-        up drains alone and writes none. When that drain leaves no records pending in
-        any sink, the latest state is covered by the batch just handed to delivery: it
-        goes out as soon as that batch has settled. So a killed load resumes from its
-        last delivered batch, not from its start.
-        """
+    @override
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Private in the SDK; overridden to number and count every RECORD read."""
         run = self.run
         run.tally.count_read(message_dict.get("stream", ""))
-        reached, batches = run.reached, run.batches
+        run.keeper.record_read()
+        reached = run.reached
         super()._process_record_message(message_dict)
         if run.reached == reached:
             run.tally.filtered("dropped by a stream map")
-        if (
-            run.batches != batches
-            and self._latest_state != self._state_written
-            and all(sink.current_size == 0 for sink in self._sinks_active.values())
-        ):
-            run.pending_state = copy.deepcopy(self._latest_state)
-        if run.in_flight is not None and run.in_flight.done():
-            run.settle()  # raises what the batch raised, else writes the state it covers
+        run.check()  # a failed batch in the background stops the run here
         run.collector.tick()
 
-    def _write_state_message(self, state: dict) -> None:
-        """No state line before the batches it covers are settled and their rejects durable."""
-        self.run.settle()
-        self.run.make_durable()
-        super()._write_state_message(state)
-        self._state_written = state
-        self.run.pending_state = None
+    @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        """Private in the SDK; overridden to hand every STATE to the checkpoint keeper."""
+        super()._process_state_message(message_dict)
+        if message_dict["value"]:  # an empty state would reset the tap's bookmarks
+            self.run.keeper.state(message_dict["value"])
 
+    @override
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Private in the SDK, which skips the per-record path for batch files: each of
+        their records becomes a RECORD message here (counted, mapped, checked, held)."""
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        for record in batch_records(message_dict, self.config.get("batch_config")):
+            self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
+
+    # -- state ---------------------------------------------------------------------------
+
+    @override
+    def _write_state_message(self, state: dict) -> None:
+        """Private in the SDK, which calls it after draining every sink; the keeper
+        decides instead, since the drained batches may still be in delivery."""
+        self.run.keeper.flush()
+
+    def _print_state(self, state: dict) -> None:
+        """The one place a state line is printed (called by the checkpoint keeper)."""
+        Target._write_state_message(self, state)
+
+    # -- the run's life ------------------------------------------------------------------
+
+    @override
     def listen(self, file_input: IO[str] | None = None) -> None:
-        """The run report is printed however the run ends."""
+        """However the run ends, what settled is in the state and the report says so."""
         try:
             with self.run.collector:
                 super().listen(file_input)
-        finally:
+        except Stopped as stop:
+            self.run.abort()
             self.run.finish()
+            sys.exit(128 + stop.signum)
+        except EXPECTED_FAILURES as exc:
+            self.run.abort()
+            self.run.finish()
+            self.logger.error("The run failed: %s", exc)
+            sys.exit(1)
+        except BaseException:
+            self.run.abort()
+            self.run.finish()
+            raise
+        self.run.finish()
 
+    @override
     def process_endofpipe(self) -> None:
-        try:
-            super().process_endofpipe()
-            self.run.reconcile_jobs()
-        finally:
-            self.run.finish()
+        super().process_endofpipe()  # every sink drained: its batch handed to delivery
+        self.run.wait()  # the last batch settles, and the keeper writes the last state
+        self.run.keeper.flush()
+        self.run.reconcile_jobs()
+        self.run.finish()  # also when the SDK's test runner calls this without listen()
 
+    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT stop promptly, and the last state line written stays true.
+        """SIGTERM/SIGINT: nothing new is sent, requests out finish, what settled is kept.
 
-        In the middle of a delivery, requests in flight finish and the batch then fails:
-        nothing is written for it (the SDK's own handler would drain again from inside
-        the drain, meltano/sdk#3775). Between batches, the pending records are left for
-        the next run, which resumes from the last state.
+        The SDK's handler drains every sink, sending more (and re-entering a drain in
+        progress, meltano/sdk#3775); this one only stops and unwinds the reading.
         """
-        if self.run.busy:
-            self.logger.warning(
-                "Signal %d during delivery: finishing the requests in flight, then stopping "
-                "without state for this batch. Rerun to resume.",
-                signum,
-            )
-            self.run.stop()
+        if self.run.stopping:
+            self.logger.warning("Signal %d: already stopping", signum)
             return
         self.logger.warning(
-            "Signal %d: stopping. Records since the last state line are sent by the next run.",
+            "Signal %d: sending nothing new; requests already out finish, then the run stops",
             signum,
         )
-        if self.run.pending_state is not None:
-            self._write_state_message(self.run.pending_state)  # its batch has settled
-        self.run.finish()
-        sys.exit(128 + signum)
+        self.run.stop()
+        raise Stopped(signum)
 
 
 if __name__ == "__main__":

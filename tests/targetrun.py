@@ -101,13 +101,19 @@ def run_target(
 def start_target(
     config: dict[str, Any], lines: list[str], tmp_path: Path, **popen: Any
 ) -> subprocess.Popen:
-    """The target running in the background on `lines`; stdout and stderr piped, as text."""
+    """The target running in the background on `lines`; stdout and stderr piped, as text.
+
+    With `stdin=subprocess.PIPE` the target reads its standard input instead, written by
+    the test as it goes (`lines` is then ignored).
+    """
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
-    source = write_input(tmp_path / "in.singer", lines)
+    command = [*TARGET, "--config", str(config_path)]
+    if popen.get("stdin") is None:
+        command += ["--input", str(write_input(tmp_path / "in.singer", lines))]
     options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     return subprocess.Popen(
-        [*TARGET, "--config", str(config_path), "--input", str(source)],
+        command,
         cwd=tmp_path,
         **{**options, **popen},
     )

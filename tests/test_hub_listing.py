@@ -55,7 +55,13 @@ HUB_KINDS = {
 HUB_MAINTENANCE = {"active", "beta", "development", "inactive", "unknown"}
 # Meltano's project schema accepts these for a loader in meltano.yml; the Hub also takes
 # the SDK's validate-records, which --about declares.
-MELTANO_LOADER_CAPABILITIES = {"about", "stream-maps", "schema-flattening", "structured-logging"}
+MELTANO_LOADER_CAPABILITIES = {
+    "about",
+    "batch",
+    "stream-maps",
+    "schema-flattening",
+    "structured-logging",
+}
 LISTING_CAPABILITIES = MELTANO_LOADER_CAPABILITIES | {"validate-records"}
 # Where each generated file lands in the Hub repository.
 HUB_PATHS = {
