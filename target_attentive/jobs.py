@@ -7,7 +7,7 @@ every refused person to the rejects file with Attentive's reason, and drops them
 the ledger so a later run sends them again once the data is fixed.
 
 The results file lives at a pre-signed address on another host: it is fetched without
-the API key.
+the API key, and its address is kept out of the logs (`AttentiveClient.download`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import requests
 
 from target_attentive.client import AttentiveClient
 from target_attentive.keys import optin_key, person_key
@@ -79,7 +78,6 @@ def reconcile(
     deadline = time.monotonic() + wait_seconds
     result = Reconciled()
     pending = [j for j in ledger.unfinished_jobs() if job_ids is None or j["job_id"] in job_ids]
-    results_session = requests.Session()  # no Authorization header: another host
     while pending:
         still = []
         for job in pending:
@@ -96,9 +94,8 @@ def reconcile(
                     for key, _digest in ledger.job_people(job["job_id"])
                 ]
             elif body.get("url"):
-                response = results_session.get(body["url"], timeout=60)
-                response.raise_for_status()
-                refused = refused_people(response.content.splitlines())
+                content = client.download(body["url"])
+                refused = refused_people(content.splitlines())
             _settle(ledger, rejects, job, status, refused)
             result.jobs_finished += 1
             result.people_refused += len(refused)

@@ -10,9 +10,12 @@ import ipaddress
 import os
 from collections.abc import Mapping as MappingABC
 from typing import Any
-from urllib.parse import urlsplit
 
 import phonenumbers
+import requests
+from requests.models import PreparedRequest
+from urllib3.exceptions import LocationParseError
+from urllib3.util import Url, parse_url
 
 from target_attentive.config_schema import DEFAULT_API_URL
 from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES, MappingError, compile_mapping
@@ -33,6 +36,7 @@ _AT_LEAST = {
 
 def is_loopback(host: str) -> bool:
     """Plain http is safe only when the request never leaves the machine."""
+    host = host.lower()
     if host == "localhost":
         return True
     try:
@@ -122,14 +126,41 @@ def _is_int(value: Any) -> bool:
 
 
 def _check_api_url(url: str) -> list[str]:
+    """The URL as requests and urllib3 will connect to it, not as another parser reads it.
+
+    `urlsplit` and urllib3 disagree on backslashes and userinfo, and the one that
+    connects is the one that counts. Messages never quote the URL: it may hold a password.
+    """
     if not isinstance(url, str):
         return ["api_url: must be text, an http(s) URL"]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [f"api_url: {url!r} is not an http(s) URL"]
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    if "\\" in url:
+        return ["api_url: contains a backslash; write the address with forward slashes only"]
+    try:
+        parts = connected_url(url)
+    except (requests.exceptions.RequestException, LocationParseError, ValueError):
         return [
-            f"api_url: plain http is allowed only for loopback hosts (the sandbox); "
-            f"use https for {parts.hostname}"
+            "api_url: is not a full http(s) URL; write it as https://api.attentivemobile.com "
+            "(or http://127.0.0.1:<port> for the sandbox)"
+        ]
+    if parts.scheme not in ("http", "https") or not parts.host:
+        return ["api_url: is not an http(s) URL; use https://api.attentivemobile.com"]
+    if parts.auth is not None:
+        return [
+            "api_url: must not carry a user name or password (user@host); remove them, "
+            "the API key is the only credential"
+        ]
+    if parts.query is not None or parts.fragment is not None:
+        return ["api_url: must not have a query (?) or fragment (#); give the base address"]
+    if parts.scheme == "http" and not is_loopback(parts.host):
+        return [
+            "api_url: plain http is allowed only for loopback hosts (the sandbox); "
+            f"use https for {parts.host}"
         ]
     return []
+
+
+def connected_url(url: str) -> Url:
+    """The parts of `url` that requests will connect to (its own normalisation, then urllib3's)."""
+    prepared = PreparedRequest()
+    prepared.prepare_url(url, None)
+    return parse_url(prepared.url or "")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from target_attentive.settings import check_settings, is_loopback
+from target_attentive.settings import (
+    _check_api_url,
+    check_settings,
+    connected_url,
+    is_loopback,
+)
 
 BASE = {"api_key": "test-key"}
 
@@ -302,3 +307,39 @@ def test_opt_ins_need_the_ledger() -> None:
     assert error.startswith("subscriptions_enabled: opt-ins need the ledger")
     assert errors_of(subscriptions_enabled=True, ledger_enabled=True) == []
     assert errors_of(subscriptions_enabled=False, ledger_enabled=False) == []
+
+
+# --- api_url as the HTTP library reads it (issue 13)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://attacker.example\\@127.0.0.1:8787", "backslash"),
+        ("https://attacker.example\\@api.attentivemobile.com", "backslash"),
+        ("http://user:pw@127.0.0.1:1/", "user name or password"),
+        ("https://token@api.attentivemobile.com", "user name or password"),
+        ("http://example.com", "use https for example.com"),
+        ("http://127.0.0.1.example.com:8787", "use https"),
+        ("ftp://127.0.0.1", "http(s)"),
+        ("https://api.attentivemobile.com/?x=1", "query"),
+    ],
+)
+def test_api_url_refused_as_requests_would_connect(url: str, says: str) -> None:
+    error = only(api_url=url)
+    assert error.startswith("api_url: ")
+    assert says in error
+    assert "pw" not in error and "token" not in error and "attacker" not in error
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8787", "https://api.attentivemobile.com", "http://[::1]:1/v2"]
+)
+def test_api_url_accepted(url: str) -> None:
+    assert _check_api_url(url) == []
+
+
+def test_the_parser_of_the_check_is_the_one_that_connects() -> None:
+    """urlsplit sees 127.0.0.1 here; requests would connect to attacker.example."""
+    assert connected_url("http://attacker.example\\@127.0.0.1:8787").host == "attacker.example"
+    assert _check_api_url("http://attacker.example\\@127.0.0.1:8787") != []
