@@ -196,7 +196,9 @@ class AttentiveClient:
         while True:
             if self.stop.is_set():
                 raise StopRequested("stop requested", **progress.fate())
-            limiter.acquire()
+            limiter.acquire(self.stop)
+            if self.stop.is_set():  # the wait for a slot can be long: a stop ends it
+                raise StopRequested("stop requested", **progress.fate())
             progress.attempts += 1
             self.tally.request("sent")
             retry_after: str | None = None

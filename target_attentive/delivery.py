@@ -15,12 +15,13 @@ no state past it. The steps:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from singer_sdk.exceptions import FatalAPIError
 
@@ -33,6 +34,7 @@ from target_attentive.problems import Problem
 from target_attentive.report import Tally
 from target_attentive.sender import SenderProcess
 from target_attentive.sending import Claim, Outgoing, api_client, with_subscriptions
+from target_attentive.settings import Settings
 
 # How the sending process names the exceptions that ended a batch.
 ERRORS: dict[str, type[Exception]] = {
@@ -63,31 +65,34 @@ class Person:
 
 
 class Delivery:
+    """Plans batches in the reading process and has the sending process send them."""
+
+    # Where batches are sent from; in-process tests put the same code in a thread.
+    sender_class: ClassVar[type] = SenderProcess
+
     def __init__(
         self,
-        config: Any,
+        settings: Settings,
         tally: Tally,
         ledger: Any | None,
         logger: logging.Logger,
     ) -> None:
-        self.config = config
+        self.settings = settings
         self.tally = tally
         self.ledger = ledger
         self.logger = logger
-        self.dry_run = bool(config.get("dry_run"))
-        self.skip_unchanged = config.get("skip_unchanged", True)
-        self.configured_types: dict[str, str] = dict(config.get("custom_attribute_types") or {})
-        self.enums = {
-            k: frozenset(v) for k, v in (config.get("custom_attribute_enums") or {}).items()
-        }
+        self.dry_run = settings.dry_run
+        self.skip_unchanged = settings.skip_unchanged
+        self.configured_types: dict[str, str] = dict(settings.custom_attribute_types or {})
+        self.enums = {k: frozenset(v) for k, v in (settings.custom_attribute_enums or {}).items()}
         self.configured_types.update({name: "enum" for name in self.enums})
         self.stop = threading.Event()
-        self.sender: SenderProcess | None = None
+        self.sender: Any = None
         if not self.dry_run:
-            settings = dict(config)
             if ledger is not None:  # the child opens the very ledger this process opened
-                settings["ledger_url"] = ledger.url.render_as_string(hide_password=False)
-            self.sender = SenderProcess(settings, logger)
+                url = ledger.url.render_as_string(hide_password=False)
+                settings = dataclasses.replace(settings, ledger_url=url)
+            self.sender = self.sender_class(settings, logger)
         self._client: AttentiveClient | None = None
         self.job_ids: set[str] = set()  # bulk jobs this run submitted
         self._types: dict[str, str] | None = None
@@ -225,7 +230,7 @@ class Delivery:
     def api_client(self) -> AttentiveClient:
         """A client in this process, for following bulk jobs after the load."""
         if self._client is None:
-            self._client = api_client(self.config, self.tally, self.logger, self.stop)
+            self._client = api_client(self.settings, self.tally, self.logger, self.stop)
         return self._client
 
     def _progress(self) -> None:

@@ -15,12 +15,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from target_attentive import masking
 from target_attentive.client import AttentiveClient
-from target_attentive.config_schema import DEFAULT_API_URL
 from target_attentive.jobs import reconcile
 from target_attentive.ledger import Ledger
 from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally
+from target_attentive.settings import Settings
 
 ENV_SETTINGS = ("api_key", "api_url", "ledger_url", "rejects_path")
 ENV_INTEGERS = ("request_timeout_seconds", "max_retry_seconds")
@@ -48,22 +49,24 @@ def main(argv: list[str] | None = None) -> int:
             config = json.load(handle)
     else:
         config = config_from_env(os.environ)
-    if not config.get("api_key"):
+    settings = Settings.from_config(config)
+    if not settings.api_key:
         logger.error("api_key: required to ask Attentive about bulk jobs")
         return 2
+    masking.install((settings.api_key,))
     tally = Tally()
     client = AttentiveClient(
-        config.get("api_url") or DEFAULT_API_URL,
-        config["api_key"],
+        settings.api_url,
+        settings.api_key,
         requests_per_second=10,
         concurrency=1,
-        timeout_seconds=config.get("request_timeout_seconds") or 30,
-        max_retry_seconds=config.get("max_retry_seconds") or 600,
+        timeout_seconds=settings.request_timeout_seconds,
+        max_retry_seconds=settings.max_retry_seconds,
         tally=tally,
         logger=logger,
     )
-    ledger = Ledger(config.get("ledger_url"))
-    rejects = RejectsFile(config.get("rejects_path") or "attentive_rejects.jsonl")
+    ledger = Ledger(settings.ledger_url)
+    rejects = RejectsFile(settings.rejects_path)
     try:
         result = reconcile(ledger, client, rejects, logger, wait_seconds=args.wait)
     finally:

@@ -20,6 +20,7 @@ import os
 import sys
 from typing import Any
 
+from target_attentive.config_schema import CONFIG_SCHEMA
 from target_attentive.ledger import OPTIN_STATUSES, Ledger, LedgerError
 
 ENV_URL = "TARGET_ATTENTIVE_LEDGER_URL"
@@ -43,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--client-user-id")
     who.add_argument("--key", help="a ledger key as stored, e.g. email:ann@example.com")
     forget.add_argument(
-        "--region", default="US", help="region of a phone number written without +country code"
+        "--region",
+        default=CONFIG_SCHEMA["properties"]["default_phone_region"]["default"],
+        help="region of a phone number written without +country code",
     )
     everything = commands.add_parser("forget-all", help="empty the ledger")
     everything.add_argument("--yes", action="store_true", help="yes, forget everything")

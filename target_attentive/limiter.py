@@ -23,15 +23,18 @@ class RateLimiter:
         self._next = time.monotonic()
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
-        """Block until this caller's slot comes up."""
+    def acquire(self, stop: threading.Event | None = None) -> None:
+        """Block until this caller's slot comes up, or until `stop` is set."""
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
             self._next = slot + 1.0 / self.rate
         wait = slot - now
         if wait > 0:
-            time.sleep(wait)
+            if stop is None:
+                time.sleep(wait)
+            else:
+                stop.wait(wait)
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for `seconds` (Retry-After, or a spent quota)."""

@@ -58,7 +58,7 @@ class InputReader(SingerReader):
             message = deserialize_json(line)
         except json.JSONDecodeError as exc:
             raise InvalidInputLine(
-                f"input line {self.line_number} is not JSON ({exc.msg} at column {exc.colno}); "
+                f"input line {self.line_number} is not JSON ({exc.msg}, column {exc.colno}); "
                 "the tap wrote something that is not a Singer message"
             ) from None
         if not isinstance(message, dict):

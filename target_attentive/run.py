@@ -16,15 +16,24 @@ from target_attentive.jsonl import LinesFile
 from target_attentive.mapping import Mapping, compile_mapping
 from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally, render
+from target_attentive.settings import Settings
 
 WriteState = Callable[[dict], None]
 
 
-def open_ledger(config: Any) -> Any:
+class Stopped(BaseException):
+    """A signal asked the run to stop; unwinds the reading like KeyboardInterrupt."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+def open_ledger(settings: Settings) -> Any:
     """The ledger, read-only on a dry run (a dry run shows what would be sent)."""
     from target_attentive.ledger import Ledger
 
-    return Ledger(config.get("ledger_url"), read_only=bool(config.get("dry_run")))
+    return Ledger(settings.ledger_url, read_only=settings.dry_run)
 
 
 class Run:
@@ -34,27 +43,26 @@ class Run:
     checkpoint keeper writes a state line once the batches before it have settled.
     """
 
-    def __init__(self, config: Any, logger: logging.Logger, write_state: WriteState) -> None:
-        self.config = config
+    def __init__(self, settings: Settings, logger: logging.Logger, write_state: WriteState) -> None:
+        self.settings = settings
         self.logger = logger
-        self.dry_run: bool = bool(config.get("dry_run"))
-        self.region: str = config.get("default_phone_region") or "US"
-        self.subscriptions_enabled: bool = bool(config.get("subscriptions_enabled"))
+        self.dry_run = settings.dry_run
+        self.region = settings.default_phone_region
+        self.subscriptions_enabled = settings.subscriptions_enabled
         self.tally = Tally()
         self.reached = 0  # records that reached a sink (the rest a stream map filtered)
-        self.rejects = RejectsFile(config.get("rejects_path"), config.get("max_rejects"))
-        self.dry_run_file = (
-            LinesFile(config.get("dry_run_path"), append=False) if self.dry_run else None
-        )
+        self.rejects = RejectsFile(settings.rejects_path, settings.max_rejects)
+        self.dry_run_file = LinesFile(settings.dry_run_path, append=False) if self.dry_run else None
         self.keeper = CheckpointKeeper(write_state, self.make_durable)
         self._mappings: dict[str, Mapping | None] = {}
         self._finished = False
         self.stopping = False  # a signal or a failure: nothing new is sent
+        self.signalled = 0  # the signal that stopped the run
         self.collector = Collector()  # the cyclic GC, paused during the load (collector.py)
         self._pipeline = ThreadPoolExecutor(1, thread_name_prefix="batch")
         self._in_flight: Future | None = None
-        self.ledger = open_ledger(config) if config.get("ledger_enabled", True) else None
-        self.delivery = Delivery(config, self.tally, self.ledger, logger)
+        self.ledger = open_ledger(settings) if settings.ledger_enabled else None
+        self.delivery = Delivery(settings, self.tally, self.ledger, logger)
         if self.ledger is not None and self.subscriptions_enabled:
             self._warn_unsure_optins()
 
@@ -74,13 +82,13 @@ class Run:
     def mapping_for(self, stream: str) -> Mapping | None:
         """The compiled mapping of a stream; None when the stream is to be ignored."""
         if stream not in self._mappings:
-            per_stream = self.config.get("stream_mappings") or {}
+            per_stream = self.settings.stream_mappings or {}
             if stream in per_stream:
                 self._mappings[stream] = compile_mapping(per_stream[stream])
-            elif self.config.get("ignore_unmapped_streams"):
+            elif self.settings.ignore_unmapped_streams:
                 self._mappings[stream] = None
             else:
-                self._mappings[stream] = compile_mapping(self.config.get("mapping"))
+                self._mappings[stream] = compile_mapping(self.settings.mapping)
         return self._mappings[stream]
 
     def send(self, items: list[Any], stream: str, reject: Any, hold: Hold) -> None:
@@ -109,7 +117,9 @@ class Run:
         self.keeper.settle(hold)  # in this thread: the state line goes out at once
 
     def check(self) -> None:
-        """Raise here what the batch in the background raised, as soon as it did."""
+        """Raise here what stopped the run: a signal, or a failed batch in the background."""
+        if self.signalled:
+            raise Stopped(self.signalled)
         future = self._in_flight
         if future is not None and future.done():
             future.result()
@@ -118,12 +128,22 @@ class Run:
         """Wait for the batch in the background; its failure becomes the caller's."""
         future = self._in_flight
         if future is not None:
-            future.result()
+            try:
+                future.result()
+            except Exception:
+                self.check()  # the batch stopped because of a signal: say so
+                raise
             self._in_flight = None
+        self.check()
 
-    def stop(self) -> None:
-        """Send nothing new: requests already out finish, their batch then fails."""
+    def stop(self, signum: int = 0) -> None:
+        """Send nothing new: requests already out finish, their batch then fails.
+
+        After a signal, every later `check` raises `Stopped`: the signal handler raises it
+        too, but an exception raised in a handler that interrupts a finalizer is lost.
+        """
         self.stopping = True
+        self.signalled = self.signalled or signum
         self.delivery.stop.set()
 
     def abort(self) -> None:
@@ -137,6 +157,10 @@ class Run:
                 self.logger.warning("The batch being delivered stopped: %s", exc)
         self.keeper.flush()
 
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
     def make_durable(self) -> None:
         self.rejects.make_durable()
         if self.dry_run_file is not None:
@@ -147,7 +171,7 @@ class Run:
 
     def reconcile_jobs(self) -> None:
         """With bulk_wait_seconds, follow this run's bulk jobs and set aside the refused."""
-        wait_seconds = self.config.get("bulk_wait_seconds") or 0
+        wait_seconds = self.settings.bulk_wait_seconds
         if not (self.delivery.job_ids and wait_seconds and self.ledger):
             return
         client = self.delivery.api_client()

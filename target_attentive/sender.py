@@ -43,6 +43,7 @@ from target_attentive.collector import Collector
 from target_attentive.jsonl import dumps
 from target_attentive.report import Tally
 from target_attentive.sending import Outgoing, Sending, Sent
+from target_attentive.settings import Settings
 
 _HEADER = struct.Struct(">I")
 REPORT_EVERY_SECONDS = 0.5
@@ -83,7 +84,7 @@ def read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
 class SenderProcess:
     """Starts the child at once (its imports overlap with reading the first batch)."""
 
-    def __init__(self, config: dict[str, Any], logger: logging.Logger) -> None:
+    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
         self.logger = logger
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _BOOTSTRAP, orjson.dumps(sys.path).decode()],
@@ -98,7 +99,8 @@ class SenderProcess:
         )
         self._reader.start()
         level = logger.getEffectiveLevel()
-        write_frame(self._to_child, {"kind": "start", "config": config, "log_level": level})
+        start = {"kind": "start", "settings": settings.to_wire(), "log_level": level}
+        write_frame(self._to_child, start)
 
     def _read(self, stream: IO[bytes]) -> None:
         while (frame := read_frame(stream)) is not None:
@@ -203,17 +205,17 @@ def main() -> None:
     start = read_frame(inbound)
     if start is None:
         return
-    config = start["config"]
+    settings = Settings.from_wire(start["settings"])
     logging.basicConfig(stream=sys.stderr, level=start["log_level"], format=LOG_FORMAT, style="{")
-    masking.install((config.get("api_key") or "",))
+    masking.install((settings.api_key or "",))
     logger = logging.getLogger("target-attentive.sender")
     tally = Tally()
     ledger = None
-    if config.get("ledger_enabled", True):
+    if settings.ledger_enabled:
         from target_attentive.ledger import Ledger
 
-        ledger = Ledger(config.get("ledger_url"))
-    sending = Sending(config, tally, ledger, logger)
+        ledger = Ledger(settings.ledger_url)
+    sending = Sending(settings, tally, ledger, logger)
     outbox = _Outbox(outbound, tally)
     batches: queue.Queue[dict[str, Any] | None] = queue.Queue()
 

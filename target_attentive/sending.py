@@ -20,6 +20,7 @@ from typing import Any
 from target_attentive.client import Answer, AttentiveClient
 from target_attentive.jsonl import dumps
 from target_attentive.report import Tally
+from target_attentive.settings import Settings
 
 SINGLE_PATH = "/v2/user/attributes"
 BULK_PATH = "/v2/bulk/user/attributes"
@@ -98,17 +99,16 @@ class Sent:
 
 
 def api_client(
-    config: Any, tally: Tally, logger: logging.Logger, stop: threading.Event | Any
+    settings: Settings, tally: Tally, logger: logging.Logger, stop: threading.Event | Any
 ) -> AttentiveClient:
-    """The HTTP client the settings describe (bulk mode's default rate is 100/s)."""
-    bulk = (config.get("mode") or "single") == "bulk"
+    """The HTTP client the settings describe."""
     return AttentiveClient(
-        config.get("api_url"),
-        config.get("api_key"),
-        requests_per_second=config.get("max_requests_per_second") or (100 if bulk else 150),
-        concurrency=max(1, int(config.get("max_concurrency") or 16)),
-        timeout_seconds=config.get("request_timeout_seconds") or 30,
-        max_retry_seconds=config.get("max_retry_seconds") or 600,
+        settings.api_url,
+        settings.api_key or "",
+        requests_per_second=settings.requests_per_second,
+        concurrency=settings.max_concurrency,
+        timeout_seconds=settings.request_timeout_seconds,
+        max_retry_seconds=settings.max_retry_seconds,
         tally=tally,
         logger=logger,
         stop=stop,
@@ -117,17 +117,15 @@ def api_client(
 
 class Sending:
     def __init__(
-        self, config: Any, tally: Tally, ledger: Any | None, logger: logging.Logger
+        self, settings: Settings, tally: Tally, ledger: Any | None, logger: logging.Logger
     ) -> None:
         self.tally = tally
         self.ledger = ledger
-        self.mode = config.get("mode") or "single"
-        self.bulk_size = int(config.get("bulk_batch_size") or 256)
+        self.mode = settings.mode
+        self.bulk_size = settings.bulk_batch_size
         self.stop = threading.Event()
-        self.client = api_client(config, tally, logger, self.stop)
-        self._pool = ThreadPoolExecutor(
-            max(1, int(config.get("max_concurrency") or 16)), thread_name_prefix="attentive"
-        )
+        self.client = api_client(settings, tally, logger, self.stop)
+        self._pool = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="attentive")
 
     def send(self, people: list[Outgoing], stream: str) -> Sent:
         """Send a batch; returns when every person is answered, or when the batch failed.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass, fields
 from typing import Any
 
 import phonenumbers
@@ -17,7 +18,7 @@ from requests.models import PreparedRequest
 from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
-from target_attentive.config_schema import DEFAULT_API_URL
+from target_attentive.config_schema import CONFIG_SCHEMA, DEFAULT_API_URL
 from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES, MappingError, compile_mapping
 
 MAX_BULK_BATCH = 256
@@ -164,3 +165,67 @@ def connected_url(url: str) -> Url:
     prepared = PreparedRequest()
     prepared.prepare_url(url, None)
     return parse_url(prepared.url or "")
+
+
+# Attentive's published per-second limits, used when max_requests_per_second is unset.
+PUBLISHED_LIMITS = {"single": 150, "bulk": 100}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings of a run, read once after the start-up checks.
+
+    Every module reads this object, never the raw config: a default lives in the settings
+    schema (config_schema.py) alone, and a 0 stays a 0. It crosses to the sending process
+    as `to_wire()` in the first frame.
+    """
+
+    api_key: str | None
+    api_url: str
+    dry_run: bool
+    dry_run_path: str
+    default_phone_region: str
+    mapping: dict | None
+    stream_mappings: dict | None
+    ignore_unmapped_streams: bool
+    subscriptions_enabled: bool
+    mode: str
+    bulk_batch_size: int
+    bulk_wait_seconds: int
+    max_requests_per_second: int | None
+    max_concurrency: int
+    request_timeout_seconds: int
+    max_retry_seconds: int
+    rejects_path: str
+    max_rejects: int | None
+    ledger_url: str | None
+    ledger_enabled: bool
+    skip_unchanged: bool
+    custom_attribute_types: dict | None
+    custom_attribute_enums: dict | None
+    checkpoint_interval_seconds: int
+    batch_config: dict | None = None
+
+    @classmethod
+    def from_config(cls, config: MappingABC[str, Any]) -> Settings:
+        """Given values, else the schema's default (None where the schema has none)."""
+        properties = CONFIG_SCHEMA["properties"]
+        values = {}
+        for field in fields(cls):
+            value = config.get(field.name)
+            if value is None:
+                value = properties.get(field.name, {}).get("default")
+            values[field.name] = value
+        return cls(**values)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Settings:
+        return cls(**wire)
+
+    @property
+    def requests_per_second(self) -> int:
+        """The pace asked for, else Attentive's published limit for the mode."""
+        return self.max_requests_per_second or PUBLISHED_LIMITS[self.mode]

@@ -18,19 +18,10 @@ from target_attentive.client import RetriesExhausted
 from target_attentive.config_schema import CONFIG_SCHEMA
 from target_attentive.reader import InputReader
 from target_attentive.rejects import TooManyRejects
-from target_attentive.run import Run
+from target_attentive.run import Run, Stopped
 from target_attentive.sender import SenderDied
-from target_attentive.settings import check_settings
+from target_attentive.settings import Settings, check_settings
 from target_attentive.sinks import UsersSink
-
-
-class Stopped(BaseException):
-    """A signal asked the run to stop; unwinds the reading like KeyboardInterrupt."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"stopped by signal {signum}")
-        self.signum = signum
-
 
 # Failures whose message says all a user needs: reported without a traceback.
 EXPECTED_FAILURES = (
@@ -63,9 +54,10 @@ class TargetAttentive(Target):
             raise ConfigValidationError(
                 "target-attentive settings are not usable", errors=errors, schema=None
             )
-        masking.install((self.config.get("api_key") or "",))
-        self.run = Run(self.config, self.logger, self._print_state)
-        self._MAX_RECORD_AGE_IN_MINUTES = self.config["checkpoint_interval_seconds"] / 60
+        self.settings = Settings.from_config(self.config)
+        masking.install((self.settings.api_key or "",))
+        self.run = Run(self.settings, self.logger, self._print_state)
+        self._MAX_RECORD_AGE_IN_MINUTES = self.settings.checkpoint_interval_seconds / 60
         # Sinks drain one after the other: delivery is concurrent already.
         self.max_parallelism = 1
 
@@ -97,7 +89,7 @@ class TargetAttentive(Target):
         their records becomes a RECORD message here (counted, mapped, checked, held)."""
         self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
         stream = message_dict["stream"]
-        for record in batch_records(message_dict, self.config.get("batch_config")):
+        for record in batch_records(message_dict, self.settings.batch_config):
             self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
 
     # -- state ---------------------------------------------------------------------------
@@ -117,23 +109,20 @@ class TargetAttentive(Target):
     @override
     def listen(self, file_input: IO[str] | None = None) -> None:
         """However the run ends, what settled is in the state and the report says so."""
+        run = self.run
         try:
-            with self.run.collector:
+            with run.collector:
                 super().listen(file_input)
-        except Stopped as stop:
-            self.run.abort()
-            self.run.finish()
-            sys.exit(128 + stop.signum)
-        except EXPECTED_FAILURES as exc:
-            self.run.abort()
-            self.run.finish()
-            self.logger.error("The run failed: %s", exc)
-            sys.exit(1)
-        except BaseException:
-            self.run.abort()
-            self.run.finish()
+        except BaseException as exc:
+            run.abort()
+            run.finish()
+            if run.signalled:
+                sys.exit(128 + run.signalled)
+            if isinstance(exc, EXPECTED_FAILURES):
+                self.logger.error("The run failed: %s", exc)
+                sys.exit(1)
             raise
-        self.run.finish()
+        run.finish()
 
     @override
     def process_endofpipe(self) -> None:
@@ -150,14 +139,14 @@ class TargetAttentive(Target):
         The SDK's handler drains every sink, sending more (and re-entering a drain in
         progress, meltano/sdk#3775); this one only stops and unwinds the reading.
         """
-        if self.run.stopping:
+        if self.run.stopping or self.run.finished:
             self.logger.warning("Signal %d: already stopping", signum)
             return
         self.logger.warning(
             "Signal %d: sending nothing new; requests already out finish, then the run stops",
             signum,
         )
-        self.run.stop()
+        self.run.stop(signum)
         raise Stopped(signum)
 
 

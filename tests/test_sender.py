@@ -10,7 +10,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from targetrun import accepted_emails, base_config, person, singer_lines, start_target
 
 from target_attentive.client import AttentiveClient
@@ -125,20 +124,25 @@ def _client(sb: SandboxProcess) -> AttentiveClient:
 BODY = b'{"identifiers": {"email": "proxy@example.com"}}'
 
 
-def test_proxy_variables_apply_and_no_proxy_bypasses_them(monkeypatch) -> None:
-    """The environment is read once per host; it still decides where requests go."""
+def test_proxy_variables_still_apply_to_other_hosts(monkeypatch) -> None:
+    """The environment is read once per host; it decides where requests to Attentive go.
+
+    (A loopback api_url never takes a proxy: tests/test_client_http.py.) Nothing is
+    sent here: the proxy settings the client would use are read, not used.
+    """
     with SandboxProcess() as sb:
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         client = _client(sb)
-        with pytest.raises(Exception, match="failed 1 times"):
-            client.post("/v2/user/attributes", BODY)
+        remote = client._environment("https://api.attentivemobile.com/v2/me")
+        assert remote["proxies"].get("https") == "http://127.0.0.1:9"
+        assert client._environment(sb.url + "/v2/me")["proxies"] == {}
+        monkeypatch.setenv("NO_PROXY", "attentivemobile.com")
+        fresh = _client(sb)
+        assert not fresh._environment("https://api.attentivemobile.com/v2/me")["proxies"]
         client.close()
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        client = _client(sb)
-        assert client.post("/v2/user/attributes", BODY).status == 202
-        client.close()
+        fresh.close()
 
 
 def test_a_netrc_entry_never_replaces_the_api_key(tmp_path: Path, monkeypatch) -> None:

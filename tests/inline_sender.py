@@ -1,0 +1,71 @@
+"""The sending code run in a thread of the target's own process, for in-process tests.
+
+`sender.SenderProcess` hands each batch to a child process; starting one per run costs
+about half a second, too much for hundreds of generated cases. This runs the same
+`sending.Sending` in the calling thread, and sends each batch and its outcome through
+their wire forms (`to_wire`, JSON, `from_wire`) as the process boundary would.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+
+from target_attentive.jsonl import dumps
+from target_attentive.report import Tally
+from target_attentive.sending import Outgoing, Sending, Sent
+from target_attentive.settings import Settings
+
+
+class InlineSender:
+    """Same surface as `SenderProcess`: `send` one batch at a time, then `close`."""
+
+    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
+        self._settings = settings
+        self._logger = logger
+        self._sending: Sending | None = None
+        self._ledger: Any = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="inline-sender")
+
+    def _start(self, tally: Tally) -> Sending:
+        if self._sending is None:
+            if self._settings.ledger_enabled:
+                from target_attentive.ledger import Ledger
+
+                self._ledger = Ledger(self._settings.ledger_url)
+            self._sending = Sending(self._settings, tally, self._ledger, self._logger)
+        return self._sending
+
+    def send(
+        self,
+        people: list[Outgoing],
+        stream: str,
+        tally: Tally,
+        stop: threading.Event,
+        waiting: Callable[[], None],
+    ) -> Sent:
+        sending = self._start(tally)
+        wire = orjson.loads(dumps([p.to_wire() for p in people]))
+        future = self._pool.submit(sending.send, [Outgoing.from_wire(w) for w in wire], stream)
+        while not future.done():
+            if stop.is_set():
+                sending.stop.set()
+            waiting()
+            threading.Event().wait(0.02)
+        try:
+            sent = future.result()
+        except Exception as exc:
+            sent = Sent(error=type(exc).__name__, message=str(exc))
+        return Sent.from_wire(orjson.loads(dumps(sent.to_wire())))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._sending is not None:
+            self._sending.close()
+        if self._ledger is not None:
+            self._ledger.close()
