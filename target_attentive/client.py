@@ -36,6 +36,7 @@ from requests.adapters import HTTPAdapter
 from singer_sdk import exceptions as sdk_exceptions
 
 from target_attentive import masking
+from target_attentive.latency import LatencyWindow
 from target_attentive.limiter import RateLimiter
 from target_attentive.report import Tally
 from target_attentive.retry import Outcome, RetryPolicy, Stopped, retry_after_of
@@ -43,6 +44,7 @@ from target_attentive.settings import _check_api_url, connected_url, is_loopback
 
 USER_AGENT = "target-attentive/0.1 (+singer)"
 MAX_RESULT_REDIRECTS = 5
+JOB_PREFIX = "/v2/bulk/job/"
 FATAL_HINTS = {
     401: "the API key was refused: check api_key (a private app key, sent as a bearer token)",
     403: "the API key lacks a scope: give the private app attributes:write "
@@ -110,6 +112,13 @@ class Answer:
         return self.text[:500]
 
 
+def endpoint_of(path: str) -> str:
+    """The endpoint a path belongs to: every bulk job's status is one endpoint."""
+    if path.startswith(JOB_PREFIX):
+        return JOB_PREFIX + "{id}"
+    return path
+
+
 @dataclass
 class _Progress:
     """One request's attempts so far: what the exceptions report."""
@@ -156,6 +165,7 @@ class AttentiveClient:
         self.logger = logger or logging.getLogger("target_attentive.client")
         self.stop = stop or threading.Event()
         self.limiters: dict[str, RateLimiter] = {}
+        self._latency: dict[str, LatencyWindow] = {}
         self.default_rate = requests_per_second
         self.session = _session(pool_size=max(concurrency, 1))
         self.session.headers.update(
@@ -168,11 +178,20 @@ class AttentiveClient:
         self._downloads = _session(pool_size=1)  # no Authorization: another host
         self._environments: dict[tuple[str, str], dict[str, Any]] = {}
 
+    def latency(self, path: str) -> LatencyWindow:
+        """Answer times per endpoint, for a read deadline that fits each."""
+        endpoint = endpoint_of(path)
+        window = self._latency.get(endpoint)
+        if window is None:
+            window = self._latency.setdefault(endpoint, LatencyWindow(self.timeout[1]))
+        return window
+
     def limiter(self, path: str) -> RateLimiter:
         """Attentive limits per endpoint; so does the client."""
-        if path not in self.limiters:
-            self.limiters[path] = RateLimiter(self.default_rate)
-        return self.limiters[path]
+        endpoint = endpoint_of(path)
+        if endpoint not in self.limiters:
+            self.limiters[endpoint] = RateLimiter(self.default_rate)
+        return self.limiters[endpoint]
 
     def post(self, path: str, body: bytes, fallback: bytes | None = None) -> Answer:
         return self._request("POST", path, body, fallback)
@@ -202,12 +221,18 @@ class AttentiveClient:
             progress.attempts += 1
             self.tally.request("sent")
             retry_after: str | None = None
+            latency = self.latency(path)
+            # A request carrying opt-ins waits the full timeout: giving up early would only
+            # put more opt-ins in doubt. Others are retried once past the service's pace.
+            carries_optins = fallback is not None and body is primary
+            read_timeout = self.timeout[1] if carries_optins else latency.deadline()
+            started = time.monotonic()
             try:
                 response = self.session.request(
                     method,
                     url,
                     data=body,
-                    timeout=self.timeout,
+                    timeout=(self.timeout[0], read_timeout),
                     allow_redirects=False,
                     **self._environment(url),
                 )
@@ -217,6 +242,7 @@ class AttentiveClient:
                 self.tally.request("timeout" if isinstance(exc, requests.Timeout) else "connection")
                 problem = f"{type(exc).__name__}, {outcome.value}"
             else:
+                latency.add(time.monotonic() - started)
                 limiter.observe(response.headers)
                 outcome = self.policy.classify(response)
                 progress.note(outcome, body is primary)

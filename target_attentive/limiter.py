@@ -1,9 +1,13 @@
-"""A pacing rate limiter that slows down when Attentive says so.
+"""A pacing rate limiter that learns the account's limit from Attentive's answers.
 
-Requests are spaced evenly at the allowed rate rather than sent in bursts, since
-Attentive counts requests per second and a burst at the top of a second draws 429s.
-It paces a little under the limit, cuts the rate when a 429 arrives and climbs back
-slowly, and waits out a `Retry-After` or an `x-ratelimit-remaining: 0`.
+Requests are spaced evenly rather than sent in bursts, since Attentive counts requests in
+one-second windows and a burst at the top of a second draws 429s. The pace starts at the
+configured rate (the published limit unless `max_requests_per_second` says less) and
+follows what Attentive reports on every answer: `x-ratelimit-limit` sets the pace just
+under the account's real limit as soon as the first answer arrives, also when the limit
+changes mid-run (never above the configured rate); `x-ratelimit-remaining: 0` waits for
+the next second; a 429 cuts the pace, which climbs back on success; a `Retry-After` holds
+every caller (the client calls `pause`).
 """
 
 from __future__ import annotations
@@ -12,16 +16,28 @@ import threading
 import time
 from typing import Any
 
-HEADROOM = 0.98  # pace at 98% of the limit: clocks on both ends are not aligned
+HEADROOM = 0.98  # pace a little under the limit: the two clocks are not aligned
+
+
+def pace_for(limit: float) -> float:
+    """Requests a second for a limit: 2% under it, and at least one under a small one."""
+    return max(min(limit * HEADROOM, limit - 1), limit * 0.5)
 
 
 class RateLimiter:
+    """Hands out evenly spaced request slots for one endpoint; thread-safe."""
+
     def __init__(self, rate: float) -> None:
-        self.max_rate = rate * HEADROOM
+        self.ceiling = rate  # the configured rate: never exceeded, whatever the headers say
+        self.limit = rate  # the limit in force: configured, then learnt
+        self.max_rate = pace_for(rate)
         self.rate = self.max_rate
-        self.min_rate = max(1.0, rate / 20)
         self._next = time.monotonic()
         self._lock = threading.Lock()
+
+    @property
+    def min_rate(self) -> float:
+        return max(0.5, self.limit / 20)
 
     def acquire(self, stop: threading.Event | None = None) -> None:
         """Block until this caller's slot comes up, or until `stop` is set."""
@@ -47,13 +63,33 @@ class RateLimiter:
             self.rate = max(self.min_rate, self.rate * 0.8)
 
     def succeeded(self) -> None:
-        """Additive increase back toward the limit."""
+        """Additive increase back toward the pace of the limit."""
         if self.rate < self.max_rate:
             with self._lock:
-                self.rate = min(self.max_rate, self.rate + 0.5)
+                self.rate = min(self.max_rate, self.rate + max(0.5, self.limit / 100))
 
     def observe(self, headers: Any) -> None:
-        """`x-ratelimit-remaining: 0` means the rest of this second is spent."""
+        """Learn the limit from `x-ratelimit-limit`; wait out `x-ratelimit-remaining: 0`."""
+        reported = _positive_int(headers.get("x-ratelimit-limit"))
+        if reported is not None:
+            limit = min(self.ceiling, reported)
+            if limit != self.limit:
+                self.learn(limit)
         remaining = headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.strip() == "0":
             self.pause(1.0 - (time.time() % 1.0) + 0.01)
+
+    def learn(self, limit: float) -> None:
+        """Pace for a new limit at once: down to it, or up to it (the server said so)."""
+        with self._lock:
+            self.limit = limit
+            self.max_rate = pace_for(limit)
+            self.rate = self.max_rate
+
+
+def _positive_int(value: Any) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
