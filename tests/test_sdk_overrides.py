@@ -1,0 +1,61 @@
+"""The private singer-sdk methods the target overrides still exist, take the same
+arguments and are still called where the target relies on them.
+
+Each override of a private SDK method says in its docstring why it exists. If an SDK
+release renames one, changes its arguments or stops calling it, the override would
+silently stop working (state written by the SDK again, batch files skipping the record
+path, records logged at debug level): these tests fail first.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from singer_sdk.sinks import BatchSink, Sink
+from singer_sdk.target_base import Target
+
+from target_attentive.sinks import UsersSink
+from target_attentive.target import TargetAttentive
+
+PRIVATE_OVERRIDES = [
+    (TargetAttentive, Target, "_process_record_message"),
+    (TargetAttentive, Target, "_process_state_message"),
+    (TargetAttentive, Target, "_process_batch_message"),
+    (TargetAttentive, Target, "_write_state_message"),
+    (TargetAttentive, Target, "_handle_termination"),
+    (UsersSink, Sink, "_parse_timestamps_in_record"),
+    (UsersSink, Sink, "_after_process_record"),
+]
+
+
+@pytest.mark.parametrize(
+    ("ours", "base", "name"), PRIVATE_OVERRIDES, ids=[n for _, _, n in PRIVATE_OVERRIDES]
+)
+def test_each_private_override_matches_the_sdk_method(ours: type, base: type, name: str) -> None:
+    assert name in vars(ours), f"{ours.__name__} no longer overrides {name}"
+    sdk_method = getattr(base, name, None)
+    assert sdk_method is not None, f"singer-sdk's {base.__name__} has no {name} any more"
+    ours_params = list(inspect.signature(vars(ours)[name]).parameters)
+    sdk_params = list(inspect.signature(sdk_method).parameters)
+    assert ours_params == sdk_params, f"{name}: the SDK now takes {sdk_params}"
+    assert getattr(vars(ours)[name], "__override__", False), f"{name} lacks @override"
+
+
+@pytest.mark.parametrize(
+    ("caller", "callee"),
+    [
+        (Target._process_record_message, "_after_process_record"),
+        (Target._process_record_message, "_validate_and_parse"),
+        (Target.drain_all, "_write_state_message"),
+        (Target._process_batch_message, "process_batch_files"),
+    ],
+)
+def test_the_sdk_still_calls_the_hooks_the_target_relies_on(caller: object, callee: str) -> None:
+    source = inspect.getsource(caller)  # type: ignore[arg-type]
+    assert f"{callee}(" in source, f"singer-sdk's {caller} no longer calls {callee}"
+
+
+def test_the_sdk_validates_timestamps_in_the_method_the_sink_silences() -> None:
+    assert "_parse_timestamps_in_record" in inspect.getsource(Sink._validate_and_parse)
+    assert issubclass(UsersSink, BatchSink)
