@@ -1,19 +1,43 @@
-"""Group the records of one person inside a batch into one payload (pure).
+"""Group the records of a batch into people, never across a conflict (pure).
 
 Two requests for one person in flight at once race: Attentive may apply them in either
-order, or resolve them into two people. Records that share any identifier value are one
-person here; their payloads are merged in input order, later values winning, which is
-what sending them one after the other would leave in Attentive (it keeps attributes a
-payload omits).
+order, or resolve them into two people. So records that share an identifier value are one
+person here, and their payloads are merged in input order, later values winning (what
+sending them one after the other would leave in Attentive, which keeps what a payload
+omits) — but only when no identifier of the same kind disagrees. Two records with one
+phone and two emails are two people (a household), not one with the last email.
+
+An identifier value carried by different people (in the batch, or last sent with another
+person according to the ledger) would bridge them in Attentive: it is left out of each of
+them, reported as an omission, unless `shared_identifiers` is `send`. A record whose every
+identifier is such a value cannot be told apart from the others and is rejected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from target_attentive.keys import identity_values
+from target_attentive.keys import identity_keys
+from target_attentive.people import drop_identifiers
+from target_attentive.problems import Problem
+
+SHARED_IN_BATCH = (
+    "is also another person's in this batch (say, a household's phone), so it was left out "
+    "of each of them: sent with both, it would merge them in Attentive. Set "
+    "shared_identifiers to send to send it anyway"
+)
+SHARED_IN_LEDGER = (
+    "was last sent with another person (the ledger says so), so it was left out: sent with "
+    "this one too, it would merge them in Attentive. Set shared_identifiers to send to send "
+    "it anyway"
+)
+ONLY_SHARED = (
+    "every identifier of this record is also another person's ({kinds}), so it cannot be "
+    "told apart from them; give the record an identifier of its own (an email, a "
+    "clientUserId), or set shared_identifiers to send"
+)
 
 
 class HasPayload(Protocol):
@@ -28,41 +52,161 @@ class Group:
     payload: dict = field(default_factory=dict)
 
 
-def coalesce(items: Sequence[HasPayload]) -> list[Group]:
-    """Union the records by shared identifiers; keep the order of first appearance."""
-    parent = list(range(len(items)))
+@dataclass
+class Grouping:
+    """A batch as people: the groups, what planning left out of each record, the rejects.
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    `omitted` and `rejected` are keyed by the record's index in the batch.
+    """
 
-    owner: dict[tuple, int] = {}
-    shared = False
-    for index, item in enumerate(items):
-        for value in identity_values(item.payload["identifiers"]):
-            other = owner.setdefault(value, index)
-            if other != index:  # rare: two records share an identifier
-                shared = True
-                a, b = find(other), find(index)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-    if not shared:  # the usual batch: one record a person
-        return [Group([item], item.payload) for item in items]
-    groups: dict[int, Group] = {}
-    for index, item in enumerate(items):
-        group = groups.setdefault(find(index), Group())
-        group.items.append(item)
-    for group in groups.values():
-        if len(group.items) == 1:
-            group.payload = group.items[0].payload
+    groups: list[Group]
+    omitted: dict[int, list[Problem]] = field(default_factory=dict)
+    rejected: dict[int, list[Problem]] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class _Person:
+    first: int
+    members: list[int]
+    kinds: dict[str, str]  # identifier kind -> identity key (keys.identity_keys)
+    merged_into: _Person | None = None
+
+    def root(self) -> _Person:
+        person = self
+        while person.merged_into is not None:
+            person = person.merged_into
+        return person
+
+
+def _agree(a: dict[str, str], b: dict[str, str]) -> bool:
+    """No identifier kind disagrees (kinds only one side has do not count)."""
+    return all(b[kind] == key for kind, key in a.items() if kind in b)
+
+
+def group_people(
+    items: Sequence[HasPayload],
+    *,
+    owners: Mapping[str, str] | None = None,
+    send_shared: bool = False,
+) -> Grouping:
+    """The people of a batch, in order of first appearance.
+
+    `owners`: `{identity key: person key}` the ledger holds for the batch's identifier
+    values (who each was last sent with); a value owned by someone who is not this person
+    counts as shared.
+    """
+    ids = [identity_keys(item.payload["identifiers"]) for item in items]
+    owners = owners or {}
+    if not owners and _all_distinct(ids):  # the usual batch: one record a person
+        return Grouping([Group([item], item.payload) for item in items])
+    people, holders = _join(ids)
+    shared = {v for v, held in holders.items() if len({p.root() for p in held}) > 1}
+    grouping = Grouping([])
+    for person in people:
+        own = set(person.kinds.values())
+        in_batch = {k for k, v in person.kinds.items() if v in shared}
+        in_ledger = {
+            k for k, v in person.kinds.items() if owners.get(v, v) not in own and k not in in_batch
+        }
+        if send_shared:
+            in_batch, in_ledger = set(), set()
+        _settle_person(items, ids, person, in_batch, in_ledger, grouping)
+    return grouping
+
+
+def _all_distinct(ids: list[dict[str, str]]) -> bool:
+    seen: set[str] = set()
+    for keys in ids:
+        for key in keys.values():
+            if key in seen:
+                return False
+            seen.add(key)
+    return True
+
+
+def _join(ids: list[dict[str, str]]) -> tuple[list[_Person], dict[str, list[_Person]]]:
+    """Records into people: a record joins the people it shares a value with and agrees
+    with (merging them when they agree with each other too), else starts a new one."""
+    holders: dict[str, list[_Person]] = {}
+    everyone: list[_Person] = []
+    for index, keys in enumerate(ids):
+        candidates: list[_Person] = []
+        for key in keys.values():
+            for person in holders.get(key, ()):
+                root = person.root()
+                if root not in candidates:
+                    candidates.append(root)
+        candidates.sort(key=lambda p: p.first)
+        target: _Person | None = None
+        for person in candidates:
+            if target is None and _agree(keys, person.kinds):
+                target = person
+                target.kinds.update(keys)
+            elif target is not None and _agree(target.kinds, person.kinds):
+                target.members += person.members
+                target.kinds.update(person.kinds)
+                person.merged_into = target
+        if target is None:
+            target = _Person(index, [], dict(keys))
+            everyone.append(target)
+        target.members.append(index)
+        for key in keys.values():
+            held = holders.setdefault(key, [])
+            if target not in held:
+                held.append(target)
+    people = [p for p in everyone if p.merged_into is None]
+    for person in people:
+        person.members.sort()
+    return people, holders
+
+
+def _settle_person(
+    items: Sequence[HasPayload],
+    ids: list[dict[str, str]],
+    person: _Person,
+    in_batch: set[str],
+    in_ledger: set[str],
+    grouping: Grouping,
+) -> None:
+    dropped = in_batch | in_ledger
+    members = []
+    for index in person.members:
+        kinds = set(ids[index])
+        if dropped and kinds <= dropped:
+            reason = ONLY_SHARED.format(kinds=", ".join(sorted(kinds)))
+            grouping.rejected[index] = [Problem("identifiers", reason, ("identifiers",))]
         else:
-            merged: dict = {}
-            for item in group.items:
-                merged = merge_payloads(merged, item.payload)
-            group.payload = merged
-    return list(groups.values())
+            members.append(index)
+    if not members:
+        return
+    payload = items[members[0]].payload
+    for index in members[1:]:
+        payload = merge_payloads(payload, items[index].payload)
+    if dropped:
+        payload = {**payload, "identifiers": dict(payload["identifiers"])}
+        omitted, opt_ins = drop_identifiers(payload, in_batch, SHARED_IN_BATCH)
+        more, more_opt_ins = drop_identifiers(payload, in_ledger, SHARED_IN_LEDGER)
+        omitted += more
+        opt_ins += more_opt_ins
+        for index in members:
+            mine = _carried(items[index].payload, ids[index], omitted, opt_ins)
+            if mine:
+                grouping.omitted[index] = mine
+    grouping.groups.append(Group([items[i] for i in members], payload))
+
+
+def _carried(
+    payload: dict, kinds: dict[str, str], omitted: list[Problem], opt_ins: list[Problem]
+) -> list[Problem]:
+    """The omissions that concern one record: the identifiers and opt-ins it carried."""
+    channels = {s.get("channel") for s in payload.get("subscriptions", ()) if isinstance(s, dict)}
+    mine = [p for p in omitted if _kind_of(p) in kinds]
+    return mine + [p for p in opt_ins if p.field.rsplit(".", 1)[-1] in channels]
+
+
+def _kind_of(problem: Problem) -> str:
+    path = problem.path
+    return f"custom:{path[2]}" if len(path) > 2 else str(path[1])
 
 
 def merge_payloads(base: dict, later: dict) -> dict:

@@ -12,14 +12,16 @@ from singer_sdk import typing as th
 DEFAULT_API_URL = "https://api.attentivemobile.com"
 
 _MAPPING_HELP = (
-    "How a record becomes an Attentive payload, as an object with up to four keys. "
+    "How a record becomes an Attentive payload, as an object with up to five keys. "
     "Under identifiers, name the fields for email, phone, clientUserId, shopifyId and "
     "klaviyoId, and under its customIdentifiers map each identifier name to a field. "
     "Under attributes, name the fields for firstName, lastName and the demographic, "
     "location and locale attributes, written dotted or nested. Under custom_attributes, "
     "map each custom attribute name to a field; only these are ever created. Under "
     "subscriptions, list the opt-ins, each with a channel, a signUpSourceId and the field "
-    "that says when to send it. Each value names a source field, or a list of fields of "
+    "that says when to send it. Under phone_region, name the field holding the person's "
+    "country (an ISO 3166-1 code such as GB, any case), used to read phone numbers written "
+    "without a country code. Each value names a source field, or a list of fields of "
     "which the first present wins. Unset: fields named like the API's (email, phone, "
     "client_user_id, first_name and so on) are used."
 )
@@ -200,6 +202,28 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         title="Enum attribute values",
         description="Allowed values of enum custom attributes, an object from attribute "
         "name to the list of its values; other values are rejected before sending.",
+    ),
+    th.Property(
+        "invalid_fields",
+        th.StringType,
+        default="omit",
+        allowed_values=["omit", "reject"],
+        title="Invalid fields",
+        description="What a value that cannot be sent costs. With omit, the field is left "
+        "out and the person is sent as long as one valid identifier remains; each field left "
+        "out is a line of its own in the rejects file. With reject, the whole record is "
+        "rejected.",
+    ),
+    th.Property(
+        "shared_identifiers",
+        th.StringType,
+        default="omit",
+        allowed_values=["omit", "send"],
+        title="Shared identifiers",
+        description="What to do with an identifier value carried by different people, such "
+        "as a household's phone. With omit, it is left out of each of them, since Attentive "
+        "would merge people who share it. With send, it is sent with each, and Attentive "
+        "decides.",
     ),
     th.Property(
         "checkpoint_interval_seconds",

@@ -4,9 +4,12 @@
 rejected (durably written to the rejects file); anything else raises, so the SDK writes
 no state past it. The steps:
 
-1. coalesce: records of one person become one payload (see coalesce.py);
-2. plan, with the ledger: custom attribute types checked and claimed, opt-ins already
-   delivered dropped, people whose payload was accepted before counted unchanged;
+1. coalesce: records of one person become one payload, never across a conflicting
+   identifier; values shared by different people are left out (see coalesce.py);
+2. plan, with the ledger: custom attribute types checked and claimed, attributes
+   Attentive refused as over its cap left out, the fields left out written down, opt-ins
+   already delivered dropped, people whose payload was accepted before counted unchanged.
+   A dry run plans exactly so, the ledger read-only;
 3. send, in the sending process (sender.py, sending.py): single mode one person a
    request, bulk mode up to `bulk_batch_size`; opt-ins claimed right before the request
    that carries them; the accepted recorded in the ledger;
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -26,9 +30,9 @@ from typing import Any, ClassVar
 from singer_sdk.exceptions import FatalAPIError
 
 from target_attentive.client import AttentiveClient, RetriesExhausted, StopRequested
-from target_attentive.coalesce import Group, coalesce
-from target_attentive.custom_types import accepts, infer_type
-from target_attentive.keys import optin_key, payload_hash, person_key
+from target_attentive.coalesce import group_people
+from target_attentive.custom_types import AttributeTypes, accepts, infer_type
+from target_attentive.keys import identity_keys, optin_key, payload_hash, person_key
 from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES
 from target_attentive.problems import Problem
 from target_attentive.report import Tally
@@ -49,7 +53,17 @@ class SendingFailed(RuntimeError):
 
 
 PROGRESS_EVERY_SECONDS = 5.0
+# Attentive's refusal of a new custom attribute over the account's limit, and its name.
+_CAP_REFUSAL = re.compile(r"custom_key_limit|at most \d+ custom attributes", re.IGNORECASE)
+_CAP_NAME = re.compile(r"attributes\.custom\.([^:]+):|attribute '([^']+)'")
+CAPPED = (
+    "Attentive refused this attribute earlier in this run as over its limit of custom "
+    "attributes, so it is left out of every later payload; remove it from the mapping, or "
+    "delete unused attributes in Attentive"
+)
 
+# Sets a record aside: reject(position, record, problems, payload=None, **api); with
+# outcome="omitted" it writes each problem as a field left out instead.
 Reject = Callable[..., None]
 
 
@@ -57,7 +71,7 @@ Reject = Callable[..., None]
 class Person:
     """A coalesced group with what the plan decided for it."""
 
-    group: Group
+    group: Any  # coalesce.Group
     key: str
     digest: str
     payload: dict
@@ -101,13 +115,31 @@ class Delivery:
     # 2. plan ---------------------------------------------------------------------------
 
     def plan(self, items: list[Any], stream: str, reject: Reject) -> list[Person]:
-        """The people of a batch that need sending; the rest settled here."""
-        groups = [Group([i], i.payload) for i in items] if self.dry_run else coalesce(items)
+        """The people of a batch that need sending; the rest settled here.
+
+        Fields left out of a record (when it was read, or here) are written once its
+        person is planned, so a rejected record has a reject line and no omissions.
+        """
+        grouping = group_people(
+            items, owners=self._identifier_owners(items), send_shared=self._send_shared
+        )
+        for index, problems in grouping.rejected.items():
+            item = items[index]
+            reject(item.position, item.record, [*item.omissions, *problems], item.payload)
+        omitted = {id(items[i]): problems for i, problems in grouping.omitted.items()}
         people = [
-            Person(g, person_key(g.payload["identifiers"]), payload_hash(g.payload), g.payload)
-            for g in groups
+            Person(g, person_key(g.payload["identifiers"]), "", g.payload) for g in grouping.groups
         ]
+        self._leave_out_capped(people, omitted)
+        known = set(self.attribute_types_in_force())
         people = self._check_custom_types(people, reject)
+        self._note_created_attributes(known)
+        for person in people:
+            person.digest = payload_hash(person.payload)
+            for item in person.group.items:
+                problems = [*item.omissions, *omitted.get(id(item), ())]
+                if problems:
+                    reject(item.position, item.record, problems, outcome="omitted")
         ledger = self.ledger
         keys = [p.key for p in people]
         last = ledger.last_hashes(keys) if ledger is not None and self.skip_unchanged else {}
@@ -121,17 +153,106 @@ class Delivery:
                 )
                 person.claims.append(claim)
                 wanted.append(claim)
-        known = ledger.known_optins(sorted({c[0] for c in wanted})) if ledger and wanted else set()
+        known_optins = (
+            ledger.known_optins(sorted({c[0] for c in wanted})) if ledger and wanted else set()
+        )
         to_send = []
         for person in people:
             if person.claims:
-                person.claims = [c for c in person.claims if c not in known]
+                person.claims = [c for c in person.claims if c not in known_optins]
                 person.payload = with_subscriptions(person.payload, person.claims)
             if not person.claims and last.get(person.key) == person.digest:
                 self.tally.add("unchanged", len(person.group.items))
                 continue
             to_send.append(person)
         return to_send
+
+    # Helpers of plan (issue 12: people, not records) ----------------------------------
+
+    @property
+    def _send_shared(self) -> bool:
+        return getattr(self.settings, "shared_identifiers", "omit") == "send"
+
+    def _identifier_owners(self, items: list[Any]) -> dict[str, str]:
+        """Who the ledger says each identifier value of the batch was last sent with.
+
+        Read through `ledger.identifier_owners(keys) -> {identity key: person key}`, the
+        store the ledger package is to add (with `record_identifier_owners(rows)` written
+        on acceptance); a ledger without it leaves the check to the batch alone.
+        """
+        lookup = getattr(self.ledger, "identifier_owners", None)
+        if lookup is None or self._send_shared:
+            return {}
+        keys = {k for i in items for k in identity_keys(i.payload["identifiers"]).values()}
+        return dict(lookup(sorted(keys)))
+
+    def attribute_types(self) -> AttributeTypes:
+        """The run's custom attribute types, shared by every stream's records."""
+        types = self.__dict__.get("_attribute_types")
+        if types is None:
+            types = AttributeTypes(self.attribute_types_in_force, self.enums)
+            self.__dict__["_attribute_types"] = types
+        return types
+
+    def attribute_types_in_force(self) -> dict[str, str]:
+        """Configured, in the ledger, and claimed by this run's planning so far."""
+        if self._types is not None:
+            return self._types
+        loaded = self.__dict__.get("_loaded_types")
+        if loaded is None:
+            stored = self.ledger.custom_types() if self.ledger is not None else {}
+            loaded = {**stored, **self.configured_types}
+            self.__dict__["_loaded_types"] = loaded
+        return loaded
+
+    def _note_created_attributes(self, known: set[str]) -> None:
+        """Attributes this batch's planning claimed: created by this run, for the report."""
+        for name, kind in (self._types or {}).items():
+            if name not in known:
+                self.tally.attribute_created(name, kind)
+
+    @property
+    def capped(self) -> set[str]:
+        """Attributes Attentive refused in this run as over its cap (see `note_refusal`)."""
+        return self.__dict__.setdefault("_capped", set())
+
+    def note_refusal(self, person: Person, message: str) -> None:
+        """A refusal over the custom attribute cap leaves the attribute out from now on."""
+        if not _CAP_REFUSAL.search(message or ""):
+            return
+        custom = person.payload.get("attributes", {}).get("custom", {})
+        found = _CAP_NAME.search(message)
+        named = next((g for g in found.groups() if g), None) if found else None
+        created = self.tally.attributes_created
+        names = [named] if named in custom else [n for n in custom if n in created]
+        for name in names:
+            if name not in self.capped:
+                self.capped.add(name)
+                self.tally.attribute_capped(name)
+
+    def _leave_out_capped(self, people: list[Person], omitted: dict[int, list[Problem]]) -> None:
+        if not self.capped:
+            return
+        for person in people:
+            custom = person.payload.get("attributes", {}).get("custom", {})
+            names = [n for n in custom if n in self.capped]
+            if not names:
+                continue
+            attributes = dict(person.payload["attributes"])
+            attributes["custom"] = {k: v for k, v in custom.items() if k not in self.capped}
+            if not attributes["custom"]:
+                del attributes["custom"]
+            person.payload = {**person.payload, "attributes": attributes}
+            if not attributes:
+                del person.payload["attributes"]
+            person.group.payload = person.payload
+            for item in person.group.items:
+                mine = item.payload.get("attributes", {}).get("custom", {})
+                omitted.setdefault(id(item), []).extend(
+                    Problem(f"attributes.custom.{n}", CAPPED, ("attributes", "custom", n))
+                    for n in names
+                    if n in mine
+                )
 
     def _check_custom_types(self, people: list[Person], reject: Reject) -> list[Person]:
         if not any("custom" in p.payload.get("attributes", {}) for p in people):
@@ -212,6 +333,7 @@ class Delivery:
         sent = self.sender.send(outgoing, stream, self.tally, self.stop, self._progress)
         self.job_ids.update(sent.job_ids)
         for refusal in sent.refused:
+            self.note_refusal(people[refusal.index], refusal.message)
             message = f"Attentive refused it (HTTP {refusal.status}): {refusal.message}"
             self._reject_all(
                 people[refusal.index],

@@ -14,10 +14,11 @@ when the payload lacks it). So an opt-in is never sent twice because a key chang
 from __future__ import annotations
 
 import hashlib
+import json
 
 import orjson
 
-KEY_ORDER = ("clientUserId", "email", "phone", "shopifyId", "klaviyoId")
+from target_attentive.fields import CHANNEL_IDENTIFIER, CUSTOM_IDENTIFIERS, KEY_ORDER
 
 
 def person_key(identifiers: dict) -> str:
@@ -26,32 +27,51 @@ def person_key(identifiers: dict) -> str:
         value = identifiers.get(name)
         if value:
             return f"{name}:{value}"
-    for item in identifiers.get("customIdentifiers") or ():
-        return f"custom:{item['key']}={item['value']}"
+    for item in identifiers.get(CUSTOM_IDENTIFIERS) or ():
+        return custom_key(item["key"], item["value"])
     raise ValueError("a payload without identifiers has no key")
 
 
-def identity_values(identifiers: dict) -> list[tuple]:
-    """Every identifier as `(name, value)`: records sharing one are the same person."""
-    custom = identifiers.get("customIdentifiers")
-    values = [item for item in identifiers.items() if item[0] != "customIdentifiers"]
-    if custom:
-        values += [("custom", c["key"], c["value"]) for c in custom]
-    return values
+def custom_key(name: str, value: str) -> str:
+    return f"custom:{name}={value}"
+
+
+def identity_keys(identifiers: dict) -> dict[str, str]:
+    """Every identifier as `{kind: key}`, keys written like person keys (`phone:+1...`).
+
+    Two records are one person only when no kind disagrees; a person key is one of its
+    own identity keys, so "last sent with person K" can be checked against a payload.
+    """
+    keys = {}
+    for name, value in identifiers.items():
+        if name == CUSTOM_IDENTIFIERS:
+            for item in value or ():
+                keys[f"custom:{item['key']}"] = custom_key(item["key"], item["value"])
+        else:
+            keys[name] = f"{name}:{value}"
+    return keys
 
 
 def optin_key(payload: dict, channel: str) -> str:
     """The address an opt-in subscribes: phone for TEXT, email for EMAIL."""
     identifiers = payload["identifiers"]
-    address = identifiers.get("phone" if channel == "TEXT" else "email")
+    name = CHANNEL_IDENTIFIER.get(channel, "")
+    address = identifiers.get(name)
     if address:
-        return f"{'phone' if channel == 'TEXT' else 'email'}:{address}"
+        return f"{name}:{address}"
     return person_key(identifiers)
 
 
 def payload_hash(payload: dict) -> str:
-    """A digest of what the payload says about the person, opt-ins left out."""
+    """A digest of what the payload says about the person, opt-ins left out.
+
+    Normalised payloads hold only what orjson writes; anything else (a whole number
+    beyond 64 bits from a caller that skipped normalising) is digested through the
+    standard library instead of stopping the run.
+    """
     content = {k: v for k, v in payload.items() if k != "subscriptions"}
-    return hashlib.blake2b(
-        orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16
-    ).hexdigest()
+    try:
+        text = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        text = json.dumps(content, sort_keys=True, default=str, allow_nan=True).encode()
+    return hashlib.blake2b(text, digest_size=16).hexdigest()

@@ -14,43 +14,24 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from typing import Any
 
-from target_attentive.normalize import SCALAR_IDENTIFIERS, Invalid, is_truthy
+import phonenumbers
 
-ATTRIBUTE_FIELDS: dict[str, tuple[str, ...] | None] = {
-    "firstName": None,
-    "lastName": None,
-    "demographic": ("language", "dateOfBirth", "age", "organization", "title", "website"),
-    "location": (
-        "address1",
-        "address2",
-        "city",
-        "state",
-        "zip",
-        "latitude",
-        "longitude",
-        "country",
-        "region",
-        "timezone",
-    ),
-    "locale": ("language", "country"),
-}
+from target_attentive.fields import (
+    ATTRIBUTE_BY_PATH,
+    CHANNELS,
+    CUSTOM_IDENTIFIERS,
+    KNOWN_ATTRIBUTES,
+    SCALAR_IDENTIFIERS,
+    default_mapping,
+)
+from target_attentive.normalize import Invalid, is_truthy
+from target_attentive.problems import Problem
+
 PAYLOAD_PARTS = ("identifiers", "attributes", "subscriptions")
-CHANNELS = ("TEXT", "EMAIL")
+MAPPING_KEYS = ("identifiers", "attributes", "custom_attributes", "subscriptions", "phone_region")
 MAX_CUSTOM_ATTRIBUTES = 100
 
-DEFAULT_MAPPING: dict[str, Any] = {
-    "identifiers": {
-        "email": "email",
-        "phone": "phone",
-        "clientUserId": ["clientUserId", "client_user_id"],
-        "shopifyId": ["shopifyId", "shopify_id"],
-        "klaviyoId": ["klaviyoId", "klaviyo_id"],
-    },
-    "attributes": {
-        "firstName": ["firstName", "first_name"],
-        "lastName": ["lastName", "last_name"],
-    },
-}
+DEFAULT_MAPPING: dict[str, Any] = default_mapping()
 
 
 class MappingError(ValueError):
@@ -81,18 +62,25 @@ class OptIn:
 
 @dataclass(frozen=True)
 class Mapping:
+    """A mapping setting, checked and compiled: what each payload field is read from."""
+
     identifiers: tuple[Field, ...]
     custom_identifiers: tuple[Field, ...]
     attributes: tuple[Field, ...]
     custom_attributes: tuple[Field, ...]
     subscriptions: tuple[OptIn, ...]
+    phone_region: tuple[str, ...] = ()  # fields holding the person's country
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return self.identifiers + self.custom_identifiers + self.attributes + self.custom_attributes
 
     @property
     def source_fields(self) -> frozenset[str]:
         """Every top-level source field the mapping reads, to list the unmapped ones."""
-        fields = self.identifiers + self.custom_identifiers + self.attributes
-        names = {s.split(".")[0] for f in fields + self.custom_attributes for s in f.sources}
+        names = {s.split(".")[0] for f in self.fields for s in f.sources}
         names.update(o.when.split(".")[0] for o in self.subscriptions if o.when)
+        names.update(s.split(".")[0] for s in self.phone_region)
         return frozenset(names) | frozenset(PAYLOAD_PARTS)
 
     @property
@@ -106,19 +94,22 @@ def compile_mapping(raw: MappingABC | None, where: str = "mapping") -> Mapping:
     problems: list[str] = []
     if not isinstance(raw, MappingABC):
         raise MappingError([f"{where}: must be an object"])
-    unknown = set(raw) - {"identifiers", "attributes", "custom_attributes", "subscriptions"}
+    unknown = set(raw) - set(MAPPING_KEYS)
     problems += [
-        f"{where}.{key}: unknown part; use identifiers, attributes, custom_attributes "
-        "or subscriptions"
-        for key in sorted(unknown)
+        f"{where}.{key}: unknown part; use {', '.join(MAPPING_KEYS[:-1])} or {MAPPING_KEYS[-1]}"
+        for key in sorted(unknown, key=str)
     ]
     identifiers, custom_identifiers = _compile_identifiers(raw.get("identifiers"), where, problems)
     attributes = _compile_attributes(raw.get("attributes"), where, problems)
     custom = _compile_custom(raw.get("custom_attributes"), where, problems)
     subscriptions = _compile_subscriptions(raw.get("subscriptions"), where, problems)
+    region = raw.get("phone_region")
+    region_sources = () if region is None else _sources(region, f"{where}.phone_region", problems)
     if problems:
         raise MappingError(problems)
-    return Mapping(identifiers, custom_identifiers, attributes, custom, subscriptions)
+    return Mapping(
+        identifiers, custom_identifiers, attributes, custom, subscriptions, region_sources
+    )
 
 
 def _sources(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
@@ -159,20 +150,20 @@ def _compile_identifiers(
     # custom identifier name with dots comes back whole.
     for key, value in _flatten(section):
         here = f"{where}.identifiers.{key}"
-        if key == "customIdentifiers":
+        if key == CUSTOM_IDENTIFIERS:
             problems.append(f"{here}: must be an object of identifier name to source field")
-        elif key.startswith("customIdentifiers."):
-            name = key[len("customIdentifiers.") :]
+        elif key.startswith(f"{CUSTOM_IDENTIFIERS}."):
+            name = key[len(CUSTOM_IDENTIFIERS) + 1 :]
             if not name.strip():
                 problems.append(f"{here}: a custom identifier needs a name")
                 continue
-            custom.append(Field(("customIdentifiers", name), _sources(value, here, problems)))
+            custom.append(Field((CUSTOM_IDENTIFIERS, name), _sources(value, here, problems)))
         elif key in SCALAR_IDENTIFIERS:
             scalar.append(Field((key,), _sources(value, here, problems)))
         else:
             problems.append(
                 f"{here}: Attentive has no identifier {key!r}; use one of "
-                f"{', '.join(SCALAR_IDENTIFIERS)} or customIdentifiers"
+                f"{', '.join(SCALAR_IDENTIFIERS)} or {CUSTOM_IDENTIFIERS}"
             )
     return tuple(scalar), tuple(custom)
 
@@ -183,26 +174,15 @@ def _compile_attributes(raw: Any, where: str, problems: list[str]) -> tuple[Fiel
     for name, source in _flatten(section):
         here = f"{where}.attributes.{name}"
         path = tuple(name.split("."))
-        known = ATTRIBUTE_FIELDS.get(path[0], ())
-        ok = (len(path) == 1 and known is None) or (
-            len(path) == 2 and known is not None and path[1] in known
-        )
         if path[0] == "custom":
             problems.append(f"{here}: map custom attributes under custom_attributes instead")
-        elif not ok:
+        elif path not in ATTRIBUTE_BY_PATH:
             problems.append(
-                f"{here}: Attentive has no attribute {name!r}; known: {', '.join(_known())}"
+                f"{here}: Attentive has no attribute {name!r}; known: {', '.join(KNOWN_ATTRIBUTES)}"
             )
         else:
             fields.append(Field(path, _sources(source, here, problems)))
     return tuple(fields)
-
-
-def _known() -> list[str]:
-    names = []
-    for key, subkeys in ATTRIBUTE_FIELDS.items():
-        names += [key] if subkeys is None else [f"{key}.{sub}" for sub in subkeys]
-    return names
 
 
 def _compile_custom(raw: Any, where: str, problems: list[str]) -> tuple[Field, ...]:
@@ -265,8 +245,8 @@ def _compile_subscriptions(raw: Any, where: str, problems: list[str]) -> tuple[O
     return tuple(opt_ins)
 
 
-def _get(record: MappingABC, sources: tuple[str, ...]) -> Any:
-    """The first source with a value; blank text counts as absent, so the next one is tried."""
+def _pick(record: MappingABC, sources: tuple[str, ...]) -> tuple[str | None, Any]:
+    """(source, value) of the first source with a value; blank text counts as absent."""
     for source in sources:
         value = record.get(source)
         if value is None and "." in source:
@@ -275,49 +255,106 @@ def _get(record: MappingABC, sources: tuple[str, ...]) -> Any:
                 value = value.get(part) if isinstance(value, MappingABC) else None
         if value is None or (isinstance(value, str) and (not value or value.isspace())):
             continue
-        return value
-    return None
+        return source, value
+    return None, None
+
+
+def _get(record: MappingABC, sources: tuple[str, ...]) -> Any:
+    return _pick(record, sources)[1]
+
+
+def payload_path(field: Field) -> tuple[str, ...]:
+    """Where a mapped field lands in the payload."""
+    if field.path[0] == CUSTOM_IDENTIFIERS:
+        return ("identifiers", *field.path)
+    if field.path[0] in SCALAR_IDENTIFIERS:
+        return ("identifiers", *field.path)
+    return ("attributes", *field.path)
 
 
 def build_payload(record: MappingABC, mapping: Mapping) -> dict:
-    """The payload the mapping makes of a record, not yet normalised.
+    """The payload the mapping makes of a record, not yet normalised; `Invalid` for the
+    first field that cannot be read (see `map_record`, which leaves such fields out)."""
+    payload, problems = map_record(record, mapping)
+    if problems:
+        raise Invalid(problems[0].message)
+    return payload
+
+
+def map_record(
+    record: MappingABC, mapping: Mapping, broken: MappingABC[str, str] | None = None
+) -> tuple[dict, list[Problem]]:
+    """The payload the mapping makes of a record, not yet normalised, and what it left out.
 
     Parts the record already carries as objects (`identifiers`, `attributes`,
-    `subscriptions`, built with stream maps) are merged over the mapped ones. A `when`
-    field that is not a yes/no value raises `Invalid`.
+    `subscriptions`, built with stream maps) are merged over the mapped ones. `broken`
+    names the source fields that break the stream's schema (field to rule): a payload field
+    read from one is left out, as is an opt-in whose `when` flag is not a yes/no value.
     """
+    broken = broken or {}
+    problems: list[Problem] = []
     identifiers: dict[str, Any] = {}
-    for field in mapping.identifiers:
-        value = _get(record, field.sources)
-        if value is not None:
-            identifiers[field.path[0]] = value
-    if mapping.custom_identifiers:
-        custom_ids = []
-        for field in mapping.custom_identifiers:
-            value = _get(record, field.sources)
-            if value is not None:
-                custom_ids.append({"key": field.path[1], "value": value})
-        if custom_ids:
-            identifiers["customIdentifiers"] = custom_ids
+    custom_ids: list[dict[str, Any]] = []
     attributes: dict[str, Any] = {}
-    for field in mapping.attributes + mapping.custom_attributes:
-        value = _get(record, field.sources)
-        if value is not None:
-            if len(field.path) == 1:
-                attributes[field.path[0]] = value
-            else:
-                attributes.setdefault(field.path[0], {})[field.path[1]] = value
+    for field in mapping.fields:
+        source, value = _pick(record, field.sources)
+        if source is None:
+            continue
+        path = payload_path(field)
+        top = source.split(".")[0]
+        if top in broken:
+            message = (
+                f"source field {top!r} does not match the stream's schema (rule "
+                f"{broken[top]}); fix the tap's data"
+            )
+            problems.append(Problem(".".join(path), message, path))
+        elif path[1] == CUSTOM_IDENTIFIERS:
+            custom_ids.append({"key": field.path[1], "value": value})
+        elif path[0] == "identifiers":
+            identifiers[field.path[0]] = value
+        elif len(field.path) == 1:
+            attributes[field.path[0]] = value
+        else:
+            attributes.setdefault(field.path[0], {})[field.path[1]] = value
+    if custom_ids:
+        identifiers[CUSTOM_IDENTIFIERS] = custom_ids
     payload: dict[str, Any] = {"identifiers": identifiers}
     if attributes:
         payload["attributes"] = attributes
+    subscriptions = _opt_ins(record, mapping, broken, problems)
+    if subscriptions:
+        payload["subscriptions"] = subscriptions
+    for part in PAYLOAD_PARTS:
+        if part in record:
+            try:
+                _merge_shaped(payload, part, record[part])
+            except Invalid as exc:
+                problems.append(Problem(part, str(exc), (part,)))
+    return payload, problems
+
+
+def _opt_ins(
+    record: MappingABC, mapping: Mapping, broken: MappingABC[str, str], problems: list[Problem]
+) -> list[dict[str, Any]]:
     subscriptions = []
     seen: set[tuple[str, str]] = set()
     for opt_in in mapping.subscriptions:
         if opt_in.when is not None:
+            where = f"subscriptions.{opt_in.channel}"
+            top = opt_in.when.split(".")[0]
+            if top in broken:
+                message = (
+                    f"not sent: its flag {opt_in.when!r} does not match the stream's schema "
+                    f"(rule {broken[top]}); fix the tap's data"
+                )
+                problems.append(Problem(where, message, ("subscriptions",)))
+                continue
             try:
                 wanted = is_truthy(_get(record, (opt_in.when,)))
             except Invalid as exc:
-                raise Invalid(f"subscription flag {opt_in.when!r} {exc}") from None
+                message = f"not sent: its flag {opt_in.when!r} {exc}"
+                problems.append(Problem(where, message, ("subscriptions",)))
+                continue
             if not wanted:
                 continue
         # Two flags for one channel and source (either opts in) must not send it twice.
@@ -330,12 +367,23 @@ def build_payload(record: MappingABC, mapping: Mapping) -> dict:
         if opt_in.single_opt_in is not None:
             item["singleOptIn"] = opt_in.single_opt_in
         subscriptions.append(item)
-    if subscriptions:
-        payload["subscriptions"] = subscriptions
-    for part in PAYLOAD_PARTS:
-        if part in record:
-            _merge_shaped(payload, part, record[part])
-    return payload
+    return subscriptions
+
+
+def phone_region(record: MappingABC, mapping: Mapping) -> str | None:
+    """The person's region for reading national phone numbers, when the record says it.
+
+    An ISO 3166-1 alpha-2 code in any case; `UK` (common, though not ISO) reads as GB.
+    None when the mapping names no field, the field is empty, or the code is unknown.
+    """
+    if not mapping.phone_region:
+        return None
+    value = _get(record, mapping.phone_region)
+    if not isinstance(value, str):
+        return None
+    code = value.strip().upper()
+    code = "GB" if code == "UK" else code
+    return code if code in phonenumbers.SUPPORTED_REGIONS else None
 
 
 def _merge_shaped(payload: dict, part: str, value: Any) -> None:

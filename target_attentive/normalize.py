@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import phonenumbers
 
-from target_attentive.problems import Problem
+from target_attentive.fields import (
+    ATTRIBUTE_BY_PATH,
+    ATTRIBUTE_GROUPS,
+    CUSTOM_ATTRIBUTES,
+    CUSTOM_IDENTIFIERS,
+    IDENTIFIERS,
+)
+from target_attentive.problems import Path, Problem
 
-SCALAR_IDENTIFIERS = ("email", "phone", "clientUserId", "shopifyId", "klaviyoId")
 # One @, no spaces, a domain of non-empty labels with at least one dot (a@b..c is refused).
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
 # Letters in a phone field are never a person's number: phonenumbers would read the
@@ -28,6 +35,10 @@ _LETTERS = re.compile(r"[^\W\d_]")
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off", ""})
 _NUMBER_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+# A JSON number Attentive can store as a whole number: within 64 bits (orjson's limit too).
+_INT64 = 2**63
+# Digits a number may have to be sent as text (an identifier holds at most 100 characters).
+_MAX_TEXT_DIGITS = 200
 
 
 class Invalid(ValueError):
@@ -66,34 +77,68 @@ def to_text(value: Any) -> str | None:
         return value.strip() or None
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal) and value.is_finite() and value != value.to_integral_value():
-        return format(value, "f")  # exact, as the tap wrote it: no float rounding, no exponent
     if isinstance(value, (int, Decimal, float)):
-        return str(to_number(value))
+        return _number_text(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     raise Invalid(f"is {_kind(value)}; Attentive takes text here")
 
 
+def _number_text(value: int | Decimal | float) -> str:
+    """A number as the tap wrote it (no float rounding, no exponent), or `Invalid`."""
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise Invalid("is not a finite number (NaN or infinity)")
+        value = Decimal(repr(value))
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_TEXT_DIGITS * 3:
+            raise Invalid(f"has more than {_MAX_TEXT_DIGITS} digits; map a shorter field")
+        return str(value)
+    if not value.is_finite():
+        raise Invalid("is not a finite number (NaN or infinity)")
+    if abs(value.adjusted()) > _MAX_TEXT_DIGITS:
+        raise Invalid(f"has more than {_MAX_TEXT_DIGITS} digits; map a shorter field")
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value, "f")
+
+
 def to_number(value: Any) -> int | float:
-    """`Decimal` from the SDK to the JSON number it stands for (integral ones as int)."""
+    """The JSON number a value stands for: integral ones as int within 64 bits, else a double.
+
+    `Decimal` comes from the SDK. A whole number beyond 64 bits becomes the nearest double
+    (JSON has one number type; Attentive and orjson hold 64 bits); NaN, infinities and
+    numbers beyond a double's range raise `Invalid`, since no JSON number can carry them.
+    """
     if isinstance(value, bool):
         raise Invalid("is true/false; a number is needed here")
     if isinstance(value, int):
-        return value
+        return value if -_INT64 <= value < _INT64 else _double(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise Invalid("is not a finite number")
-        if value == value.to_integral_value():
-            return int(value)
-        return float(value)
+            raise Invalid("is not a finite number (NaN or infinity)")
+        # adjusted() first: int() of 1E+999999999 would build a billion digits.
+        if value.adjusted() < 19 and value == value.to_integral_value():
+            whole = int(value)
+            return whole if -_INT64 <= whole < _INT64 else _double(value)
+        return _double(value)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            raise Invalid("is not a finite number")
-        return int(value) if value.is_integer() else value
+            raise Invalid("is not a finite number (NaN or infinity)")
+        return int(value) if value.is_integer() and -_INT64 <= value < _INT64 else value
     if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
         return to_number(Decimal(value.strip()))
     raise Invalid(f"is {_kind(value)}; a number is needed here")
+
+
+def _double(value: int | Decimal) -> float:
+    try:
+        number = float(value)
+    except OverflowError:
+        number = float("inf")
+    if number in (float("inf"), float("-inf")):
+        raise Invalid("is beyond the largest number JSON can carry (about 1.8e308)")
+    return number
 
 
 def to_int(value: Any) -> int | None:
@@ -101,6 +146,8 @@ def to_int(value: Any) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     number = to_number(value)
+    if isinstance(number, float) and number.is_integer():
+        raise Invalid("is beyond 64 bits; a whole number this large cannot be stored")
     if not isinstance(number, int):
         raise Invalid("has a fraction; a whole number is needed here")
     return number
@@ -224,12 +271,33 @@ def normalize_phone(value: Any, region: str) -> str | None:
     return _e164(text, region)
 
 
-_DEMOGRAPHIC_CONVERTERS = {"dateOfBirth": to_date, "age": to_int}
-_LOCATION_CONVERTERS: dict[str, Any] = {}
+def to_boolean(value: Any) -> bool | None:
+    """True/false as the sources write it ("yes", "N", 1); None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return is_truthy(value)
+
+
+# Converters by the name the field table (fields.py, `x-convert`) gives a field. Phones are
+# read by `normalize_phone`, which also needs the region.
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "email": normalize_email,
+    "text": to_text,
+    "date": to_date,
+    "integer": to_int,
+    "number": to_number,
+    "boolean": to_boolean,
+    "custom": to_custom_value,
+}
 
 
 def normalize_payload(payload: dict, region: str) -> tuple[dict, list[Problem]]:
-    """Normalise a mapped payload in place; return it with the problems found."""
+    """Normalise a mapped payload in place; return it with the problems found.
+
+    A value that cannot be brought into form is taken out of the payload, and its problem
+    (with the field's path) says why: the caller decides whether that costs the field or
+    the record. Empty values are taken out without a problem: they are not values.
+    """
     problems: list[Problem] = []
     identifiers = payload.get("identifiers")
     if isinstance(identifiers, dict):
@@ -241,6 +309,8 @@ def normalize_payload(payload: dict, region: str) -> tuple[dict, list[Problem]]:
         _normalize_attributes(attributes, problems)
         if not attributes:
             del payload["attributes"]
+    elif attributes is None and "attributes" in payload:
+        del payload["attributes"]
     subscriptions = payload.get("subscriptions")
     if isinstance(subscriptions, list):
         _normalize_subscriptions(subscriptions, problems)
@@ -252,95 +322,115 @@ def normalize_payload(payload: dict, region: str) -> tuple[dict, list[Problem]]:
 
 
 def _normalize_identifiers(ids: dict, region: str, problems: list[Problem]) -> None:
-    for key in SCALAR_IDENTIFIERS:
+    for spec in IDENTIFIERS:
+        key = spec.name
         if key not in ids:
             continue
-        try:
-            if key == "email":
-                value = normalize_email(ids[key])
-            elif key == "phone":
-                value = normalize_phone(ids[key], region)
-            else:
-                value = to_text(ids[key])
-        except Invalid as exc:
-            problems.append(Problem(f"identifiers.{key}", str(exc)))
-            value = None
-        if value is None:
-            del ids[key]
+        where = ("identifiers", key)
+        if spec.convert == "phone":
+            _convert(ids, key, lambda v: normalize_phone(v, region), where, problems)
         else:
-            ids[key] = value
-    custom = ids.get("customIdentifiers")
+            _convert(ids, key, CONVERTERS[spec.convert], where, problems)
+    custom = ids.get(CUSTOM_IDENTIFIERS)
     if isinstance(custom, list):
         kept = []
         for index, item in enumerate(custom):
             if not isinstance(item, dict):
                 kept.append(item)  # left for validation to name
                 continue
+            name = item.get("key", index)
             try:
                 value = to_text(item.get("value"))
             except Invalid as exc:
-                name = item.get("key", index)
-                problems.append(Problem(f"identifiers.customIdentifiers.{name}", str(exc)))
+                where = ("identifiers", CUSTOM_IDENTIFIERS, index)
+                field = f"identifiers.{CUSTOM_IDENTIFIERS}.{name}"
+                problems.append(Problem(field, str(exc), where))
                 continue
             if value is not None:
                 kept.append({**item, "value": value})
         if kept:
-            ids["customIdentifiers"] = kept
+            ids[CUSTOM_IDENTIFIERS] = kept
         else:
-            del ids["customIdentifiers"]
-    elif "customIdentifiers" in ids and custom is None:
-        del ids["customIdentifiers"]
+            del ids[CUSTOM_IDENTIFIERS]
+    elif CUSTOM_IDENTIFIERS in ids and custom is None:
+        del ids[CUSTOM_IDENTIFIERS]
 
 
 def _normalize_attributes(attrs: dict, problems: list[Problem]) -> None:
-    for key in ("firstName", "lastName"):
-        if key in attrs:
-            _convert(attrs, key, to_text, f"attributes.{key}", problems)
-    for group, converters in (
-        ("demographic", _DEMOGRAPHIC_CONVERTERS),
-        ("location", _LOCATION_CONVERTERS),
-        ("locale", _LOCATION_CONVERTERS),
-    ):
-        section = attrs.get(group)
-        if isinstance(section, dict):
-            for key in list(section):
-                converter = converters.get(key, to_text)
-                _convert(section, key, converter, f"attributes.{group}.{key}", problems)
-            if not section:
-                del attrs[group]
-        elif section is None and group in attrs:
-            del attrs[group]
-    custom = attrs.get("custom")
+    for key in list(attrs):
+        value = attrs[key]
+        if key == CUSTOM_ATTRIBUTES:
+            continue
+        spec = ATTRIBUTE_BY_PATH.get((key,))
+        if spec is not None:
+            _convert(attrs, key, CONVERTERS[spec.convert], ("attributes", key), problems)
+        elif key in ATTRIBUTE_GROUPS and isinstance(value, dict):
+            for sub in list(value):
+                sub_spec = ATTRIBUTE_BY_PATH.get((key, sub))
+                converter = CONVERTERS[sub_spec.convert] if sub_spec else to_text
+                _convert(value, sub, converter, ("attributes", key, sub), problems)
+            if not value:
+                del attrs[key]
+        elif value is None:
+            del attrs[key]
+    custom = attrs.get(CUSTOM_ATTRIBUTES)
     if isinstance(custom, dict):
         for key in list(custom):
-            _convert(custom, key, to_custom_value, f"attributes.custom.{key}", problems)
+            where = ("attributes", CUSTOM_ATTRIBUTES, key)
+            if not isinstance(key, str) or not key.strip():
+                del custom[key]
+                problems.append(
+                    Problem(
+                        "attributes.custom",
+                        "a custom attribute name is empty; name every attribute",
+                        where,
+                    )
+                )
+                continue
+            _convert(custom, key, to_custom_value, where, problems)
         if not custom:
-            del attrs["custom"]
-    elif custom is None and "custom" in attrs:
-        del attrs["custom"]
+            del attrs[CUSTOM_ATTRIBUTES]
 
 
 def _normalize_subscriptions(subs: list, problems: list[Problem]) -> None:
+    """An opt-in with an unreadable sign-up source or single/double choice is not sent."""
+    dropped = []
     for index, item in enumerate(subs):
         if not isinstance(item, dict):
             continue
         where = f"subscriptions[{index}]"
         if isinstance(item.get("channel"), str):
             item["channel"] = item["channel"].strip().upper()
+        path = ("subscriptions", index)
         if "signUpSourceId" in item:
-            _convert(item, "signUpSourceId", to_text, f"{where}.signUpSourceId", problems)
+            found = len(problems)
+            _convert(item, "signUpSourceId", to_text, path, problems, f"{where}.signUpSourceId")
+            if len(problems) > found:
+                dropped.append(index)
+                continue
         if "singleOptIn" in item and not isinstance(item["singleOptIn"], bool):
             try:
                 item["singleOptIn"] = is_truthy(item["singleOptIn"])
             except Invalid as exc:
-                problems.append(Problem(f"{where}.singleOptIn", str(exc)))
+                problems.append(Problem(f"{where}.singleOptIn", str(exc), path))
+                dropped.append(index)
+    for index in reversed(dropped):
+        del subs[index]
 
 
-def _convert(container: dict, key: str, converter: Any, where: str, problems: list) -> None:
+def _convert(
+    container: dict,
+    key: Any,
+    converter: Callable[[Any], Any],
+    path: Path,
+    problems: list[Problem],
+    field: str | None = None,
+) -> None:
+    """Convert one value in place; a value that cannot be is taken out, with its problem."""
     try:
         value = converter(container[key])
     except Invalid as exc:
-        problems.append(Problem(where, str(exc)))
+        problems.append(Problem(field or ".".join(str(p) for p in path), str(exc), path))
         value = None
     if value is None:
         del container[key]

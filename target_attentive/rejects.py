@@ -26,6 +26,7 @@ class RejectsFile:
         self._lines = LinesFile(path)
         self.max_rejects = max_rejects
         self.reasons: Counter[str] = Counter()
+        self.omitted = 0  # omission lines: not rejects, not counted toward max_rejects
         self._lock = threading.Lock()  # the background batch rejects too
 
     @property
@@ -34,7 +35,7 @@ class RejectsFile:
 
     @property
     def count(self) -> int:
-        return self._lines.lines
+        return self._lines.lines - self.omitted
 
     def add(
         self,
@@ -64,6 +65,21 @@ class RejectsFile:
         with self._lock:
             self._lines.write(entry)
             self.reasons[reason_key or reason] += 1
+
+    def omit(self, *, stream: str, position: int, record: Any, field: str, reason: str) -> None:
+        """Write one field left out of a record that is still sent (its own kind of line)."""
+        entry: dict[str, Any] = {
+            "outcome": "omitted",
+            "stream": stream,
+            "position": position,
+            "field": field,
+            "reason": reason,
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "record": record,
+        }
+        with self._lock:
+            self._lines.write(entry)
+            self.omitted += 1
 
     def check_limit(self) -> None:
         if self.max_rejects is not None and self.count > self.max_rejects:

@@ -25,6 +25,10 @@ class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     filtered_reasons: Counter[str] = field(default_factory=Counter)
     requests: Counter[str] = field(default_factory=Counter)
+    # Fields left out of records that were sent (issue 12), by "field: reason".
+    omitted: Counter[str] = field(default_factory=Counter)
+    attributes_created: dict[str, str] = field(default_factory=dict)  # name -> type
+    attributes_capped: list[str] = field(default_factory=list)  # refused by Attentive
     started: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -44,6 +48,20 @@ class Tally:
         """Delivery events: requests, retries, 429s, timeouts, opt-ins sent."""
         with self._lock:
             self.requests[what] += count
+
+    def omission(self, reasons: list[str]) -> None:
+        """One record sent with these fields left out."""
+        with self._lock:
+            self.requests["records_with_omissions"] += 1
+            self.omitted.update(reasons)
+
+    def attribute_created(self, name: str, kind: str) -> None:
+        with self._lock:
+            self.attributes_created.setdefault(name, kind)
+
+    def attribute_capped(self, name: str) -> None:
+        with self._lock:
+            self.attributes_capped.append(name)
 
     def request_counts(self) -> dict[str, int]:
         """The delivery events so far, consistent with one another."""
@@ -66,6 +84,15 @@ class Tally:
             "unsettled": self.total_read - self.settled,
             "filtered_reasons": dict(self.filtered_reasons),
             "top_reject_reasons": dict(reasons.most_common(10)),
+            "omissions": {
+                "records": self.requests["records_with_omissions"],
+                "fields": sum(self.omitted.values()),
+                "top_reasons": dict(self.omitted.most_common(10)),
+                "phone_region_defaulted": self.requests["phone_region_defaulted"],
+                "off_schema_unmapped_fields": self.requests["off_schema_unmapped"],
+            },
+            "custom_attributes_created": dict(self.attributes_created),
+            "custom_attributes_capped": list(self.attributes_capped),
             "requests": dict(self.requests),
             "seconds": round(elapsed, 3),
             "records_per_second": round(self.total_read / elapsed, 1),
@@ -75,7 +102,14 @@ class Tally:
 
 def render(summary: dict[str, Any], *, dry_run: bool) -> str:
     """The human half of the run report."""
-    lines = ["target-attentive run report"]
+    capped = summary.get("custom_attributes_capped") or []
+    first = "target-attentive run report"
+    if capped:
+        first += (
+            f": Attentive refused {', '.join(capped)} as over its custom attribute limit; "
+            "left out of every later payload of this run"
+        )
+    lines = [first]
     sent = "written to the dry-run file" if dry_run else "accepted by Attentive"
     parts = [
         f"  read {summary['read']}",
@@ -95,6 +129,7 @@ def render(summary: dict[str, Any], *, dry_run: bool) -> str:
         lines.append("  most frequent rejection reasons:")
         for reason, count in summary["top_reject_reasons"].items():
             lines.append(f"    {count} x {reason}")
+    lines += _omission_lines(summary)
     requests = summary["requests"]
     if requests.get("sent"):
         lines.append(
@@ -122,3 +157,33 @@ def render(summary: dict[str, Any], *, dry_run: bool) -> str:
         + (f"; rejects in {summary['rejects_path']}" if summary["rejected"] else "")
     )
     return "\n".join(lines)
+
+
+def _omission_lines(summary: dict[str, Any]) -> list[str]:
+    """Fields left out (the records still sent), and the attributes this run created."""
+    omissions = summary.get("omissions") or {}
+    lines = []
+    if omissions.get("fields"):
+        lines.append(
+            f"  records sent with a field left out: {omissions['records']}, fields left out: "
+            f"{omissions['fields']}; most frequent:"
+        )
+        lines += [f"    {n} x {reason}" for reason, n in omissions["top_reasons"].items()]
+    if omissions.get("phone_region_defaulted"):
+        lines.append(
+            f"  {omissions['phone_region_defaulted']} phones read with default_phone_region: "
+            "their record's phone_region field was empty or not a country code"
+        )
+    if omissions.get("off_schema_unmapped_fields"):
+        lines.append(
+            f"  {omissions['off_schema_unmapped_fields']} values off the stream's schema in "
+            "fields not mapped, so not sent: ignored"
+        )
+    created = summary.get("custom_attributes_created") or {}
+    if created:
+        named = ", ".join(f"{name} ({kind})" for name, kind in created.items())
+        lines.append(
+            f"  custom attributes new in this run: {named}; to keep these types whatever a "
+            "first value says, pin them in custom_attribute_types"
+        )
+    return lines

@@ -56,6 +56,11 @@ def check_settings(config: MappingABC[str, Any]) -> list[str]:
             "attributes:write and subscriptions:write scopes); set it, or set dry_run: true"
         )
     errors += _check_api_url(config.get("api_url") or DEFAULT_API_URL)
+    for name in ("invalid_fields", "shared_identifiers"):
+        value = config.get(name)
+        allowed = CONFIG_SCHEMA["properties"][name]["enum"]
+        if value is not None and value not in allowed:
+            errors.append(f"{name}: {value!r} is not a choice; use {' or '.join(allowed)}")
     region = config.get("default_phone_region")
     if region is not None and region not in phonenumbers.SUPPORTED_REGIONS:
         errors.append(
@@ -204,6 +209,8 @@ class Settings:
     custom_attribute_types: dict | None
     custom_attribute_enums: dict | None
     checkpoint_interval_seconds: int
+    invalid_fields: str
+    shared_identifiers: str
     batch_config: dict | None = None
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import jsonschema_rs
@@ -12,10 +13,11 @@ from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
-from target_attentive.mapping import PAYLOAD_PARTS, build_payload
-from target_attentive.normalize import Invalid, normalize_payload
+from target_attentive.custom_types import schema_kind
+from target_attentive.jsonl import dumps
+from target_attentive.mapping import PAYLOAD_PARTS
+from target_attentive.people import RecordPlan, prepare
 from target_attentive.problems import Problem, describe
-from target_attentive.validation import validate_payload
 
 MELTANO_TEST_STREAM = "meltano_test_stream"  # what `meltano config test` sends
 
@@ -27,17 +29,19 @@ class Item:
     position: int
     record: dict
     payload: dict
+    omissions: tuple[Problem, ...] = ()  # fields left out, written once it is planned
 
 
 class RecordCheck(BaseJSONSchemaValidator):
     """Checks records against the stream's schema without stopping the run.
 
-    The SDK's validator raises on the first bad record and the run dies; here the
-    problem is kept for the sink, which sets the record aside with it. The payload parts
-    a stream map may build (`identifiers`, ...) are not checked, since the SDK types
-    every new stream-map property `string` although it holds an object. Messages name
-    the field and the rule, never the value. jsonschema-rs does this in a fraction of
-    the time the SDK's validator takes.
+    The SDK's validator raises on the first bad record and the run dies; here every
+    field at fault is kept for the sink, which leaves out the payload fields read from it
+    (or, with `invalid_fields: reject`, sets the record aside). The payload parts a
+    stream map may build (`identifiers`, ...) are not checked, since the SDK types every
+    new stream-map property `string` although it holds an object. Problems name the field
+    and the rule, never the value. jsonschema-rs does this in a fraction of the time the
+    SDK's validator takes.
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
@@ -51,22 +55,35 @@ class RecordCheck(BaseJSONSchemaValidator):
             self._validator = jsonschema_rs.Draft7Validator(relaxed, validate_formats=False)
         except (ValueError, jsonschema_rs.ValidationError) as exc:
             raise InvalidJSONSchema(f"the stream's schema is not valid JSON Schema: {exc}") from exc
-        self.problem: Problem | None = None
+        self.problems: list[Problem] = []
 
     @override
     def validate(self, record: dict[str, Any]) -> None:
         if self._validator.is_valid(record):
             return
-        error = next(iter(self._validator.iter_errors(record)))
-        where = ".".join(str(p) for p in error.instance_path) or "record"
-        rule = type(error.kind).__name__
-        self.problem = Problem(
-            where, f"does not match the stream's schema (rule {rule}); fix the tap's data"
-        )
+        for error in self._validator.iter_errors(record):
+            rule = type(error.kind).__name__
+            message = f"does not match the stream's schema (rule {rule}); fix the tap's data"
+            for top in _fields_at_fault(error):
+                where = ".".join(str(p) for p in error.instance_path) or top or "record"
+                self.problems.append(Problem(where, message, (top, rule) if top else ()))
 
-    def take(self) -> Problem | None:
-        problem, self.problem = self.problem, None
-        return problem
+    def take(self) -> list[Problem]:
+        """The problems of the record just validated; `path` is (its top field, the rule)."""
+        problems, self.problems = self.problems, []
+        return problems
+
+
+def _fields_at_fault(error: Any) -> list[str]:
+    """The record's top-level fields an error is about ("" for the record as a whole)."""
+    if error.instance_path:
+        return [str(error.instance_path[0])]
+    name = type(error.kind).__name__
+    if name == "Required":
+        return [str(error.kind.property)]
+    if name == "AdditionalProperties":
+        return [str(key) for key in error.kind.unexpected]
+    return [""]
 
 
 class UsersSink(BatchSink):
@@ -80,7 +97,20 @@ class UsersSink(BatchSink):
         self.mapping = self.run.mapping_for(stream_name)
         self.position = 0
         self._warned_optins = False
+        self.plan: RecordPlan | None = None
         if self.mapping is not None:
+            settings = self.run.settings
+            properties = schema.get("properties") or {}
+            self.plan = RecordPlan(
+                self.mapping,
+                settings.default_phone_region,
+                self.run.delivery.attribute_types(),
+                omit_invalid=settings.invalid_fields != "reject",
+                schema_kinds={
+                    f.path[-1]: schema_kind(properties.get(f.sources[0].split(".")[0]))
+                    for f in self.mapping.custom_attributes
+                },
+            )
             unmapped = sorted(set(schema.get("properties") or {}) - self.mapping.source_fields)
             if unmapped:
                 self.logger.info(
@@ -117,21 +147,28 @@ class UsersSink(BatchSink):
             reason = Problem("", "Meltano's connection-test record, never sent to Attentive")
             self.reject(self.position, record, [reason])
             return
-        problem = self._validator.take() if isinstance(self._validator, RecordCheck) else None
-        if problem is not None:
-            self.reject(self.position, record, [problem])
-            return
-        try:
-            payload = build_payload(record, self.mapping)
-        except Invalid as exc:
-            self.reject(self.position, record, [Problem("", str(exc))])
-            return
-        payload, problems = normalize_payload(payload, run.region)
-        if not problems:
-            problems = validate_payload(payload)
+        plan = self.plan
+        assert plan is not None
+        problems = self._validator.take() if isinstance(self._validator, RecordCheck) else []
+        broken: dict[str, str] = {}
         if problems:
-            self.reject(self.position, record, problems, payload)
+            if not plan.omit_invalid:
+                self.reject(self.position, record, problems[:1])
+                return
+            mapped = self.mapping.source_fields
+            broken = {p.path[0]: p.path[1] for p in problems if p.path and p.path[0] in mapped}
+            ignored = len({p.path[0] if p.path else "" for p in problems} - set(broken))
+            if ignored:
+                run.tally.request("off_schema_unmapped", ignored)
+        prepared = prepare(record, plan, broken)
+        if prepared.region_defaulted:
+            run.tally.request("phone_region_defaulted")
+        if prepared.payload is None:
+            self.reject(self.position, record, prepared.problems)
             return
+        payload, omissions = prepared.payload, tuple(prepared.omitted)
+        if not run.subscriptions_enabled and omissions:  # opt-ins are not sent anyway
+            omissions = tuple(p for p in omissions if p.path[:1] != ("subscriptions",))
         if "subscriptions" in payload and not run.subscriptions_enabled:
             del payload["subscriptions"]
             run.tally.request("optins_not_enabled")
@@ -143,7 +180,7 @@ class UsersSink(BatchSink):
                 )
         if "hold" not in context:  # the batch's first record waiting for delivery
             context["hold"] = run.keeper.hold()
-        context.setdefault("records", []).append(Item(self.position, record, payload))
+        context.setdefault("records", []).append(Item(self.position, record, payload, omissions))
 
     def reject(
         self,
@@ -151,19 +188,35 @@ class UsersSink(BatchSink):
         record: dict,
         problems: list[Problem],
         payload: dict | None = None,
+        outcome: str = "rejected",
         **api: Any,
     ) -> None:
-        reason = describe(problems)
-        self.run.rejects.add(
+        """Set a record aside with its reasons; with `outcome="omitted"`, write the fields
+        left out of a record that is still sent (not counted toward max_rejects)."""
+        rejects = self.run.rejects
+        if outcome == "omitted":
+            for problem in problems:
+                _write(
+                    rejects.omit,
+                    record,
+                    stream=self.stream_name,
+                    position=position,
+                    field=problem.field,
+                    reason=problem.message,
+                )
+            self.run.tally.omission([str(p) for p in problems])
+            return
+        _write(
+            rejects.add,
+            record,
             stream=self.stream_name,
             position=position,
-            record=record,
-            reason=reason,
+            reason=describe(problems),
             payload=payload,
             **api,
         )
         self.run.tally.add("rejected")
-        self.run.rejects.check_limit()
+        rejects.check_limit()
 
     @override
     def process_batch(self, context: dict) -> None:
@@ -179,3 +232,25 @@ class UsersSink(BatchSink):
             self.run.write(items, self.stream_name, self.reject, context["hold"])
         else:
             self.run.send(items, self.stream_name, self.reject, context["hold"])
+
+
+def _write(write: Any, record: dict, **entry: Any) -> None:
+    """Write a line about a record; a record JSON cannot hold as it is (a whole number
+    beyond 64 bits) is written with such values as text, rather than stopping the run."""
+    try:
+        dumps(record)
+    except TypeError:
+        record = _json_safe(record)
+    write(record=record, **entry)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        return str(value)
+    if isinstance(value, Decimal) and value.is_finite() and abs(value) >= 2**63:
+        return str(value)
+    return value

@@ -10,21 +10,15 @@ this runs once per record.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
-from importlib.resources import files
 from typing import Any
 
 import jsonschema_rs
 
+from target_attentive.fields import IDENTIFIER_NAMES, SCHEMA
 from target_attentive.problems import Problem
 
-SCHEMA: dict[str, Any] = json.loads(
-    files("target_attentive").joinpath("schemas/user_upsert.json").read_text()
-)
 _VALIDATOR = jsonschema_rs.validator_for(SCHEMA)
-
-_IDENTIFIER_NAMES = "email, phone, clientUserId, shopifyId, klaviyoId or customIdentifiers"
 
 
 def validate_payload(payload: dict) -> list[Problem]:
@@ -54,7 +48,7 @@ def _path(parts: list[Any]) -> str:
     return text
 
 
-_NO_IDENTIFIER = f"no identifier; map at least one of {_IDENTIFIER_NAMES}"
+NO_IDENTIFIER = f"no identifier; map at least one of {IDENTIFIER_NAMES}"
 _TYPE_WORDS = {
     "string": "text",
     "integer": "a whole number",
@@ -69,15 +63,25 @@ _TYPE_WORDS = {
 def _explain(error: Any) -> list[Problem]:
     """Words for one jsonschema-rs error; built from the error's fields, never its message,
     which quotes the value."""
-    where = _path(list(error.instance_path))
+    path = tuple(error.instance_path)
+    problems = _words(error, _path(list(path)))
+    if type(error.kind).__name__ == "AdditionalProperties":
+        return [
+            Problem(p.field, p.message, (*path, key))
+            for p, key in zip(problems, error.kind.unexpected, strict=True)
+        ]
+    return [Problem(p.field, p.message, path) for p in problems]
+
+
+def _words(error: Any, where: str) -> list[Problem]:
     kind = error.kind
     name = type(kind).__name__
     if name == "Required":
         if where == "":
-            return [Problem("identifiers", _NO_IDENTIFIER)]
+            return [Problem("identifiers", NO_IDENTIFIER)]
         return [Problem(f"{where}.{kind.property}", "missing; it is required here")]
     if name == "MinProperties" and where == "identifiers":
-        return [Problem("identifiers", _NO_IDENTIFIER)]
+        return [Problem("identifiers", NO_IDENTIFIER)]
     if name == "AdditionalProperties":
         known = _known_keys(list(error.schema_path)[:-1])
         hint = f" (known: {', '.join(known)})" if known else ""
@@ -119,21 +123,23 @@ def _known_keys(schema_path: list[Any]) -> list[str]:
     return list(node.get("properties", {})) if isinstance(node, dict) else []
 
 
-def _not_json(value: Any, where: str) -> list[Problem]:
+def _not_json(value: Any, where: str, path: tuple = ()) -> list[Problem]:
     """Name the values JSON cannot carry (only on the rare path where jsonschema-rs raised)."""
     if isinstance(value, dict):
         problems = []
         for key, item in value.items():
             if not isinstance(key, str):
-                problems.append(Problem(where or "payload", "has a field name that is not text"))
+                message = "has a field name that is not text"
+                problems.append(Problem(where or "payload", message, (*path, key)))
                 continue
-            problems += _not_json(item, f"{where}.{key}" if where else key)
+            problems += _not_json(item, f"{where}.{key}" if where else key, (*path, key))
         return problems
     if isinstance(value, (list, tuple)):
         problems = []
         for index, item in enumerate(value):
-            problems += _not_json(item, f"{where}[{index}]")
+            problems += _not_json(item, f"{where}[{index}]", (*path, index))
         return problems
     if value is None or isinstance(value, (str, int, float, Decimal)):
         return []
-    return [Problem(where, f"is a {type(value).__name__}, which JSON cannot carry; map text")]
+    message = f"is a {type(value).__name__}, which JSON cannot carry; map text"
+    return [Problem(where, message, path)]

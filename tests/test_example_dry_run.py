@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from example_customers import BAD, GOOD, PEOPLE, SAMPLE_CONFIG, examples
+from example_customers import BAD, PEOPLE, SAMPLE_CONFIG, examples
 from targetrun import TARGET, Result, read_lines, run_target, write_input
 
 from target_attentive.mapping import compile_mapping
@@ -28,6 +28,10 @@ from target_attentive.validation import validate_payload
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 SINGER = EXAMPLES / "customers.singer"
+# A bad value costs the field, not the customer: only those without an identifier are rejected.
+REJECTED = examples.rejected_positions()
+OMITTED = sorted(p for p in BAD if p not in REJECTED)
+SENT = [p for p in range(1, len(PEOPLE) + 1) if p not in REJECTED]
 
 
 # What `meltano config test target-attentive` pipes into a loader (Meltano's
@@ -74,7 +78,9 @@ class ExampleRun:
     def __init__(self, result: Result, directory: Path) -> None:
         self.result = result
         self.payloads = read_lines(directory / SAMPLE_CONFIG["dry_run_path"])
-        self.rejects = read_lines(directory / SAMPLE_CONFIG["rejects_path"])
+        lines = read_lines(directory / SAMPLE_CONFIG["rejects_path"])
+        self.rejects = [line for line in lines if line.get("outcome") != "omitted"]
+        self.omissions = [line for line in lines if line.get("outcome") == "omitted"]
         self.summary = result.summary()
 
 
@@ -165,9 +171,11 @@ def test_meltano_yml_declares_every_setting_and_the_same_example_config() -> Non
 # --- the example run ------------------------------------------------------------------------
 
 
-def test_every_good_customer_becomes_exactly_one_valid_payload(example: ExampleRun) -> None:
+def test_every_customer_with_an_identifier_becomes_exactly_one_valid_payload(
+    example: ExampleRun,
+) -> None:
     positions = [line["position"] for line in example.payloads]
-    assert sorted(positions) == GOOD, "one payload per good record, none for a bad one"
+    assert sorted(positions) == SENT, "one payload per customer with a valid identifier"
     for line in example.payloads:
         record = PEOPLE[line["position"] - 1]
         payload = line["payload"]
@@ -177,8 +185,18 @@ def test_every_good_customer_becomes_exactly_one_valid_payload(example: ExampleR
         assert "subscriptions" not in payload, "opt-ins go out only with subscriptions_enabled"
         custom = payload["attributes"]["custom"]
         assert custom["VIP"] is record["vip"]
-        assert custom["Lifetime Value"] == record["lifetime_value"]
-        assert set(custom) == {"Lifetime Value", "VIP"}
+        bad = BAD.get(line["position"])
+        if bad and bad.field == "attributes.custom.Lifetime Value":
+            assert set(custom) == {"VIP"}, "the bad value is left out, the rest is sent"
+        else:
+            assert custom["Lifetime Value"] == record["lifetime_value"]
+            assert set(custom) == {"Lifetime Value", "VIP"}
+        if bad:  # the field named is not in the payload
+            part, *rest = bad.field.split(".")
+            node = payload[part]
+            for name in rest[:-1]:
+                node = node.get(name, {})
+            assert rest[-1] not in node, (line["position"], bad.field)
 
 
 def test_payloads_are_normalised(example: ExampleRun) -> None:
@@ -218,11 +236,11 @@ def test_payloads_are_normalised(example: ExampleRun) -> None:
         assert phone is None or (phone.startswith("+") and phone[1:].isdigit())
 
 
-def test_every_bad_customer_is_rejected_once_with_a_reason_naming_the_field(
+def test_only_customers_without_an_identifier_are_rejected_with_a_reason_naming_it(
     example: ExampleRun,
 ) -> None:
     positions = [line["position"] for line in example.rejects]
-    assert sorted(positions) == sorted(BAD), "one reject per bad record, none for a good one"
+    assert sorted(positions) == REJECTED, "one reject per customer with no identifier left"
     for line in example.rejects:
         position = line["position"]
         expected = BAD[position]
@@ -231,9 +249,30 @@ def test_every_bad_customer_is_rejected_once_with_a_reason_naming_the_field(
         reason = line["reason"]
         assert f"{expected.field}:" in reason, (position, reason)
         assert len(reason) > len(expected.field) + 10, "a reason says what to change"
-        for value in PEOPLE[position - 1].values():  # reasons never quote people's data
-            if isinstance(value, str) and len(value.strip()) >= 3:
-                assert value.strip() not in reason, (position, reason)
+        assert_quotes_nobody(position, reason)
+
+
+def test_every_field_left_out_has_its_own_line_naming_field_and_reason(
+    example: ExampleRun,
+) -> None:
+    by_position: dict[int, list[dict]] = {}
+    for line in example.omissions:
+        by_position.setdefault(line["position"], []).append(line)
+        assert line["stream"] == "customers"
+        assert line["record"] == PEOPLE[line["position"] - 1]
+        assert len(line["reason"]) > 10, "a reason says what to change"
+        assert_quotes_nobody(line["position"], line["reason"])
+    assert sorted(by_position) == OMITTED
+    for position, lines in by_position.items():
+        assert [line["field"] for line in lines] == [BAD[position].field], position
+    household = [by_position[p][0]["reason"] for p in OMITTED if "household" in BAD[p].why]
+    assert len(household) == 2 and all("another person's" in r for r in household)
+
+
+def assert_quotes_nobody(position: int, reason: str) -> None:
+    for value in PEOPLE[position - 1].values():  # reasons never quote people's data
+        if isinstance(value, str) and len(value.strip()) >= 3:
+            assert value.strip() not in reason, (position, reason)
 
 
 def test_run_report_adds_up_and_matches_the_files(example: ExampleRun) -> None:
@@ -242,12 +281,16 @@ def test_run_report_adds_up_and_matches_the_files(example: ExampleRun) -> None:
     settled = sum(summary[k] for k in ("written", "accepted", "unchanged", "rejected", "filtered"))
     assert summary["read"] == settled
     assert summary["unsettled"] == 0
-    assert summary["written"] == len(example.payloads) == len(GOOD)
-    assert summary["rejected"] == len(example.rejects) == len(BAD)
+    assert summary["written"] == len(example.payloads) == len(SENT)
+    assert summary["rejected"] == len(example.rejects) == len(REJECTED)
     assert summary["accepted"] == summary["unchanged"] == summary["filtered"] == 0
-    assert sum(summary["top_reject_reasons"].values()) == len(BAD)
+    assert sum(summary["top_reject_reasons"].values()) == len(REJECTED)
+    omissions = summary["omissions"]
+    assert omissions["records"] == omissions["fields"] == len(example.omissions) == len(OMITTED)
     assert summary["rejects_path"] == SAMPLE_CONFIG["rejects_path"]
-    assert "run report" in example.result.stderr
+    stderr = example.result.stderr
+    assert "run report" in stderr
+    assert f"records sent with a field left out: {len(OMITTED)}, fields left out: " in stderr
 
 
 def test_stdout_is_the_final_state_and_nothing_else(example: ExampleRun) -> None:
@@ -263,12 +306,20 @@ def test_opt_ins_appear_only_when_enabled_and_only_for_those_who_opted_in(
     result = run_target(example_config(subscriptions_enabled=True), SINGER, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     payloads = read_lines(tmp_path / SAMPLE_CONFIG["dry_run_path"])
-    assert sorted(line["position"] for line in payloads) == GOOD
+    assert sorted(line["position"] for line in payloads) == SENT
+    phone_left_out = {p for p in OMITTED if BAD[p].field == "identifiers.phone"}
     for line in payloads:
-        opted_in = PEOPLE[line["position"] - 1]["sms_opt_in"] is True
+        position = line["position"]
+        opted_in = PEOPLE[position - 1]["sms_opt_in"] is True and position not in phone_left_out
         expected = [{"signUpSourceId": "12345", "channel": "TEXT"}] if opted_in else None
-        assert line["payload"].get("subscriptions") == expected, line["position"]
+        assert line["payload"].get("subscriptions") == expected, position
         assert validate_payload(line["payload"]) == []
+    # A TEXT opt-in whose phone was left out is not sent (it would subscribe whatever phone
+    # Attentive holds), and the omission says so.
+    lines = read_lines(tmp_path / SAMPLE_CONFIG["rejects_path"])
+    dropped = sorted(x["position"] for x in lines if x.get("field") == "subscriptions.TEXT")
+    assert dropped == sorted(p for p in phone_left_out if PEOPLE[p - 1]["sms_opt_in"] is True)
+    assert dropped, "the example has opted-in customers whose phone is left out"
 
 
 # --- edges of a run -------------------------------------------------------------------------
@@ -342,4 +393,4 @@ def test_max_rejects_stops_the_run_without_state(tmp_path: Path) -> None:
     assert "max_rejects" in result.stderr
     assert result.stdout == "", "no state may be written for a run that failed"
     rejects = read_lines(tmp_path / SAMPLE_CONFIG["rejects_path"])
-    assert [line["position"] for line in rejects] == sorted(BAD)[:2]
+    assert [x["position"] for x in rejects if x.get("outcome") != "omitted"] == REJECTED[:2]

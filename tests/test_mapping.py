@@ -14,6 +14,7 @@ from target_attentive.mapping import (
     MappingError,
     build_payload,
     compile_mapping,
+    map_record,
 )
 from target_attentive.normalize import Invalid, normalize_payload
 from target_attentive.validation import validate_payload
@@ -353,12 +354,17 @@ def test_same_channel_and_source_sent_once_when_two_flags_are_set() -> None:
 
 
 @pytest.mark.parametrize("flag", ["maybe", 2, ["yes"], {"v": 1}])
-def test_unreadable_flag_is_invalid_and_names_the_field_not_the_value(flag: object) -> None:
-    with pytest.raises(Invalid) as caught:
+def test_unreadable_flag_leaves_the_opt_in_out_and_names_the_field_not_the_value(
+    flag: object,
+) -> None:
+    payload, problems = map_record({"email": "a@b.co", "sms_ok": flag}, compile_mapping(OPT_IN))
+    assert "subscriptions" not in payload
+    (problem,) = problems
+    assert problem.field == "subscriptions.TEXT"
+    assert problem.message.startswith("not sent: its flag 'sms_ok' is not a yes/no value")
+    assert "maybe" not in str(problem)
+    with pytest.raises(Invalid):  # build_payload, for callers that want all or nothing
         build({"sms_ok": flag}, OPT_IN)
-    message = str(caught.value)
-    assert message.startswith("subscription flag 'sms_ok' is not a yes/no value")
-    assert "maybe" not in message
 
 
 @pytest.mark.parametrize(("single", "sent"), [("false", False), ("no", False), ("TRUE", True)])
@@ -462,7 +468,7 @@ def test_compile_errors_name_the_setting_path() -> None:
     )
     assert problems[0] == (
         "stream_mappings.users.extras: unknown part; use identifiers, attributes, "
-        "custom_attributes or subscriptions"
+        "custom_attributes, subscriptions or phone_region"
     )
     prefixes = [p.split(":")[0] for p in problems[1:]]
     assert prefixes == [

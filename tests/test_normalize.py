@@ -421,7 +421,9 @@ def test_custom_nan_rejected() -> None:
     _, problems = normalized(
         {"identifiers": {"email": "a@b.co"}, "attributes": {"custom": {"Score": Decimal("NaN")}}}
     )
-    assert problems == [Problem("attributes.custom.Score", "is not a finite number")]
+    assert problems == [
+        Problem("attributes.custom.Score", "is not a finite number (NaN or infinity)")
+    ]
 
 
 # --- empties
