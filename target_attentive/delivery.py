@@ -106,7 +106,7 @@ class Delivery:
             if ledger is not None:  # the child opens the very ledger this process opened
                 url = ledger.url.render_as_string(hide_password=False)
                 settings = dataclasses.replace(settings, ledger_url=url)
-            self.sender = self.sender_class(settings, logger)
+            self.sender = self.sender_class(settings, logger, tally)
         self._client: AttentiveClient | None = None
         self.job_ids: set[str] = set()  # bulk jobs this run submitted
         self._types: dict[str, str] | None = None
@@ -330,7 +330,7 @@ class Delivery:
             return []
         assert self.sender is not None
         outgoing = [Outgoing(p.key, p.digest, p.payload, p.claims) for p in people]
-        sent = self.sender.send(outgoing, stream, self.tally, self.stop, self._progress)
+        sent = self.sender.send(outgoing, stream, self.stop, self._progress)
         self.job_ids.update(sent.job_ids)
         for refusal in sent.refused:
             self.note_refusal(people[refusal.index], refusal.message)

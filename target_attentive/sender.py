@@ -9,13 +9,15 @@ The reading process plans a batch (delivery.py) and hands it over as one frame; 
 process sends it (sending.py) and answers with who was accepted and who refused. Frames
 are a 4-byte length and a JSON object, over the child's stdin and stdout:
 
-    parent -> child   {"kind": "start", "config": {...}, "log_level": 20}   (first)
-                      {"kind": "batch", "stream": "s", "people": [Outgoing.to_wire(), ...]}
+    parent -> child   {"kind": "start", "settings": Settings.to_wire(), "log_level": 20}
+                      {"kind": "batch", "batch": 7, "stream": "s",
+                       "people": [Outgoing.to_wire(), ...]}
                       {"kind": "stop"}             (a signal in the parent: finish what is
                                                     in flight, send nothing more)
     child -> parent   {"kind": "requests", "counts": {...}}   (request counters, as they go)
-                      {"kind": "sent", **Sent.to_wire(), "counts": {...}}   (also when the
-                       batch failed: `error` names why, and the accepted are still listed)
+                      {"kind": "sent", "batch": 7, **Sent.to_wire(), "counts": {...}}
+                       (also when the batch failed: `error` names why, and the accepted
+                       are still listed)
 
 The settings (the API key among them) go in the first frame, never on a command line.
 The child ignores SIGINT and SIGTERM, which the parent handles, and stops when its stdin
@@ -26,6 +28,7 @@ is not shared: the child has its own.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import queue
 import signal
@@ -34,6 +37,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import orjson
@@ -47,6 +51,7 @@ from target_attentive.settings import Settings
 
 _HEADER = struct.Struct(">I")
 REPORT_EVERY_SECONDS = 0.5
+BATCHES_AT_ONCE = 2  # the parent's window (run.py): more would only queue here
 COLLECT_EVERY_BATCHES = 1
 LOG_FORMAT = "{asctime:23s} | {levelname:8s} | {name:20s} | {message}"
 # The child runs with the parent's module search path, whatever installed the package.
@@ -82,10 +87,16 @@ def read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
 
 
 class SenderProcess:
-    """Starts the child at once (its imports overlap with reading the first batch)."""
+    """The parent's end of the sending process: batches go out, their outcomes come back.
 
-    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
+    Several batches may be out at once (`run.py` keeps a window of them): each frame
+    carries the batch's id, and a reader thread hands each answer to the batch waiting
+    for it. Request counters arrive on their own and go straight to the tally.
+    """
+
+    def __init__(self, settings: Settings, logger: logging.Logger, tally: Tally) -> None:
         self.logger = logger
+        self.tally = tally
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _BOOTSTRAP, orjson.dumps(sys.path).decode()],
             stdin=subprocess.PIPE,
@@ -93,32 +104,54 @@ class SenderProcess:
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to_child = self._proc.stdin
-        self._frames: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._write_lock = threading.Lock()
+        self._waiting: dict[int, queue.Queue[dict[str, Any] | None]] = {}
+        self._ids = itertools.count(1)
+        self._dead = False
+        self._lock = threading.Lock()
         self._reader = threading.Thread(
             target=self._read, args=(self._proc.stdout,), name="sender-frames", daemon=True
         )
         self._reader.start()
         level = logger.getEffectiveLevel()
-        start = {"kind": "start", "settings": settings.to_wire(), "log_level": level}
-        write_frame(self._to_child, start)
+        self._write({"kind": "start", "settings": settings.to_wire(), "log_level": level})
+
+    def _write(self, frame: dict[str, Any]) -> None:
+        with self._write_lock:
+            write_frame(self._to_child, frame)
 
     def _read(self, stream: IO[bytes]) -> None:
         while (frame := read_frame(stream)) is not None:
-            self._frames.put(frame)
-        self._frames.put(None)
+            for what, count in (frame.get("counts") or {}).items():
+                self.tally.request(what, count)
+            if frame["kind"] == "sent":
+                with self._lock:
+                    waiting = self._waiting.pop(frame["batch"], None)
+                if waiting is not None:
+                    waiting.put(frame)
+        with self._lock:
+            self._dead = True
+            for waiting in self._waiting.values():
+                waiting.put(None)
+            self._waiting.clear()
 
     def send(
         self,
         people: list[Outgoing],
         stream: str,
-        tally: Tally,
         stop: threading.Event,
         waiting: Callable[[], None],
     ) -> Sent:
         """Hand a batch over and wait for its outcome; `waiting` runs while it is out."""
+        batch = next(self._ids)
+        answer: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        with self._lock:
+            if self._dead:
+                raise SenderDied(self._died())
+            self._waiting[batch] = answer
         wire = [p.to_wire() for p in people]
         try:
-            write_frame(self._to_child, {"kind": "batch", "stream": stream, "people": wire})
+            self._write({"kind": "batch", "batch": batch, "stream": stream, "people": wire})
         except (BrokenPipeError, ValueError) as exc:
             raise SenderDied(self._died()) from exc
         stop_forwarded = False
@@ -128,20 +161,16 @@ class SenderProcess:
                 self._tell_stop()
             waiting()
             try:
-                frame = self._frames.get(timeout=0.25)
+                frame = answer.get(timeout=0.25)
             except queue.Empty:
                 continue
             if frame is None:
-                self._frames.put(None)  # every later call ends here too
                 raise SenderDied(self._died())
-            for what, count in (frame.get("counts") or {}).items():
-                tally.request(what, count)
-            if frame["kind"] == "sent":
-                return Sent.from_wire(frame)
+            return Sent.from_wire(frame)
 
     def _tell_stop(self) -> None:
         with contextlib.suppress(BrokenPipeError, ValueError):
-            write_frame(self._to_child, {"kind": "stop"})
+            self._write({"kind": "stop"})
 
     def _died(self) -> str:
         try:
@@ -155,7 +184,7 @@ class SenderProcess:
 
     def close(self, timeout: float = 60) -> None:
         """Close its input; it finishes what it holds and exits."""
-        with contextlib.suppress(BrokenPipeError):
+        with contextlib.suppress(BrokenPipeError), self._write_lock:
             self._to_child.close()
         try:
             self._proc.wait(timeout=timeout)
@@ -237,20 +266,27 @@ def main() -> None:
                 outbox.report()  # nothing is written while no request was made
 
     threading.Thread(target=report_counts, name="counts", daemon=True).start()
-    # Payloads make no cycles either: the GC runs once a batch (collector.py).
+
+    def send_batch(frame: dict[str, Any]) -> None:
+        people = [Outgoing.from_wire(wire) for wire in frame["people"]]
+        try:
+            sent = sending.send(people, frame["stream"])
+        except Exception as exc:
+            sent = Sent(error=type(exc).__name__, message=str(exc))
+        with contextlib.suppress(BrokenPipeError):
+            outbox.send({"kind": "sent", "batch": frame["batch"], **sent.to_wire()})
+
+    # Batches of the parent's window are sent side by side: the requests of the next one
+    # start while the last ones of the previous one are still out (sending.py keeps one
+    # person's requests in order). Payloads make no cycles: the GC runs once a batch.
+    workers = ThreadPoolExecutor(BATCHES_AT_ONCE, thread_name_prefix="batch")
     with Collector(every=COLLECT_EVERY_BATCHES) as collector:
         try:
             while (frame := batches.get()) is not None:
-                people = [Outgoing.from_wire(wire) for wire in frame["people"]]
-                try:
-                    sent = sending.send(people, frame["stream"])
-                except Exception as exc:
-                    sent = Sent(error=type(exc).__name__, message=str(exc))
-                outbox.send({"kind": "sent", **sent.to_wire()})
+                workers.submit(send_batch, frame)
                 collector.tick()
-        except BrokenPipeError:
-            pass
         finally:
+            workers.shutdown(wait=True)
             finished.set()
             sending.close()
             if ledger is not None:

@@ -18,38 +18,44 @@ import orjson
 
 from target_attentive.jsonl import dumps
 from target_attentive.report import Tally
+from target_attentive.sender import BATCHES_AT_ONCE
 from target_attentive.sending import Outgoing, Sending, Sent
 from target_attentive.settings import Settings
 
 
 class InlineSender:
-    """Same surface as `SenderProcess`: `send` one batch at a time, then `close`."""
+    """Same surface as `SenderProcess`: `send` batches (several at once), then `close`."""
 
-    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
+    def __init__(self, settings: Settings, logger: logging.Logger, tally: Tally) -> None:
         self._settings = settings
+        self._tally = tally
         self._logger = logger
         self._sending: Sending | None = None
         self._ledger: Any = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="inline-sender")
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(BATCHES_AT_ONCE, thread_name_prefix="inline-sender")
 
-    def _start(self, tally: Tally) -> Sending:
+    def _start(self) -> Sending:
+        with self._lock:
+            return self._started()
+
+    def _started(self) -> Sending:
         if self._sending is None:
             if self._settings.ledger_enabled:
                 from target_attentive.ledger import Ledger
 
                 self._ledger = Ledger(self._settings.ledger_url)
-            self._sending = Sending(self._settings, tally, self._ledger, self._logger)
+            self._sending = Sending(self._settings, self._tally, self._ledger, self._logger)
         return self._sending
 
     def send(
         self,
         people: list[Outgoing],
         stream: str,
-        tally: Tally,
         stop: threading.Event,
         waiting: Callable[[], None],
     ) -> Sent:
-        sending = self._start(tally)
+        sending = self._start()
         wire = orjson.loads(dumps([p.to_wire() for p in people]))
         future = self._pool.submit(sending.send, [Outgoing.from_wire(w) for w in wire], stream)
         while not future.done():
