@@ -115,6 +115,7 @@ def _type_custom(payload: dict, plan: RecordPlan, decided: dict[str, str]) -> li
             continue
         decided[name] = kind
     _prune(payload, ("attributes", CUSTOM_ATTRIBUTES))
+    _prune(payload, ("attributes",))
     return problems
 
 
@@ -133,10 +134,25 @@ def _settle(payload: dict, omitted: list[Problem]) -> list[Problem]:
         fatal = [p for p, unit in zip(problems, units, strict=True) if unit is None]
         if fatal or problems == previous:  # nothing left to take out, or it did not help
             return fatal or problems
+        omitted += [_named(payload, p) for p in problems]
         _remove(payload, [u for u in units if u is not None])
-        omitted += problems
         previous = problems
     return validate_payload(payload)
+
+
+def _named(payload: dict, problem: Problem) -> Problem:
+    """A custom identifier by its key, an opt-in by its channel, not by a list index."""
+    path = problem.path
+    if path[:2] == ("identifiers", CUSTOM_IDENTIFIERS) and len(path) > 2:
+        item = _child(_child(payload["identifiers"], CUSTOM_IDENTIFIERS), path[2])
+        if isinstance(item, dict) and isinstance(item.get("key"), str):
+            where = f"identifiers.{CUSTOM_IDENTIFIERS}.{item['key']}"
+            return Problem(where, problem.message, problem.path)
+    if path[:1] == ("subscriptions",) and len(path) > 1:
+        item = _child(payload.get("subscriptions"), path[1])
+        if isinstance(item, dict) and isinstance(item.get("channel"), str):
+            return Problem(f"subscriptions.{item['channel']}", problem.message, problem.path)
+    return problem
 
 
 def _unit(path: Path) -> Path | None:

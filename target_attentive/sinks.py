@@ -14,12 +14,12 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 from typing_extensions import override
 
 from target_attentive.custom_types import schema_kind
-from target_attentive.jsonl import dumps
 from target_attentive.mapping import PAYLOAD_PARTS
 from target_attentive.people import RecordPlan, prepare
 from target_attentive.problems import Problem, describe
 
 MELTANO_TEST_STREAM = "meltano_test_stream"  # what `meltano config test` sends
+_INT64 = 2**63
 
 
 @dataclass
@@ -235,22 +235,24 @@ class UsersSink(BatchSink):
 
 
 def _write(write: Any, record: dict, **entry: Any) -> None:
-    """Write a line about a record; a record JSON cannot hold as it is (a whole number
-    beyond 64 bits) is written with such values as text, rather than stopping the run."""
-    try:
-        dumps(record)
-    except TypeError:
-        record = _json_safe(record)
-    write(record=record, **entry)
+    """Write a line about a record, its numbers JSON cannot hold as they are written as text.
+
+    A whole number beyond 64 bits stops orjson, and a `Decimal` like 1E+999999999 would be
+    expanded digit by digit on the way; a line about a record must never stop the run.
+    """
+    write(record=json_safe(record), **entry)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """`value` with every number beyond 64 bits (or a double's reach) as its text."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
-        return str(value)
-    if isinstance(value, Decimal) and value.is_finite() and abs(value) >= 2**63:
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) >= _INT64:
+        return str(value) if value.bit_length() < 10_000 else "(a number too long to write)"
+    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 18:
         return str(value)
     return value
