@@ -81,17 +81,22 @@ def test_forget_people_sends_them_again(ledger: Ledger) -> None:
 
 
 def test_sqlite_batch_writes_are_a_few_statements(tmp_path: Path) -> None:
-    """A batch's rows go in multi-row statements, never row by row.
+    """A batch's rows go in multi-row statements (SQLAlchemy's "insertmanyvalues"), never
+    row by row.
 
     The driver's executemany releases and retakes the GIL for every row, which stalls
     the thread that reads records while a batch is recorded in the background.
     """
+    from sqlalchemy.engine.interfaces import ExecuteStyle
+
     with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
         statements: list[tuple[str, bool]] = []
         sa.event.listen(
             ledger._engine,
             "before_cursor_execute",
-            lambda conn, cursor, sql, params, context, many: statements.append((sql, many)),
+            lambda conn, cursor, sql, params, context, many: statements.append(
+                (sql, context.execute_style is ExecuteStyle.EXECUTEMANY)
+            ),
         )
         rows = [(f"email:p{i}@example.com", f"h{i}") for i in range(10_000)]
         claims = [(f"phone:+1415555{i:04d}", "TEXT", "9") for i in range(5_000)]
@@ -146,9 +151,19 @@ def test_confirm_and_doubt_record_even_unclaimed_optins(ledger: Ledger) -> None:
     first, second = ("k", "TEXT", "1"), ("k", "EMAIL", "2")
     ledger.confirm_optins([first])
     ledger.doubt_optins([second, first])  # a confirmed opt-in stays confirmed
-    assert ledger.counts()["optins"] == {"pending": 0, "confirmed": 1, "in_doubt": 1}
+    assert ledger.counts()["optins"] == {
+        "pending": 0,
+        "submitted": 0,
+        "confirmed": 1,
+        "in_doubt": 1,
+    }
     ledger.confirm_optins([second])
-    assert ledger.counts()["optins"] == {"pending": 0, "confirmed": 2, "in_doubt": 0}
+    assert ledger.counts()["optins"] == {
+        "pending": 0,
+        "submitted": 0,
+        "confirmed": 2,
+        "in_doubt": 0,
+    }
 
 
 def test_claims_race_each_optin_goes_to_one_caller(ledger_url: str) -> None:
@@ -276,9 +291,11 @@ def test_counts_and_forgetting(ledger: Ledger) -> None:
     _fill(ledger)
     assert ledger.counts() == {
         "people": 2,
-        "optins": {"pending": 1, "confirmed": 1, "in_doubt": 1},
+        "optins": {"pending": 1, "submitted": 0, "confirmed": 1, "in_doubt": 1},
         "custom_attributes": 1,
+        "custom_attributes_claimed": 1,
         "jobs": {"submitted": 1},
+        "jobs_unreconciled": 1,
     }
     assert ledger.forget_person("email:ann@example.com") == {
         "key": "email:ann@example.com",
@@ -296,9 +313,11 @@ def test_counts_and_forgetting(ledger: Ledger) -> None:
     ledger.forget_everything()
     assert ledger.counts() == {
         "people": 0,
-        "optins": {"pending": 0, "confirmed": 0, "in_doubt": 0},
+        "optins": {"pending": 0, "submitted": 0, "confirmed": 0, "in_doubt": 0},
         "custom_attributes": 0,
+        "custom_attributes_claimed": 0,
         "jobs": {},
+        "jobs_unreconciled": 0,
     }
     assert ledger.job_people("job-1") == []
 
@@ -463,7 +482,12 @@ def test_cli_counts_and_forget(ledger_url: str) -> None:
     code, out, err = _cli("--ledger-url", ledger_url, "counts")
     assert code == 0, err
     assert json.loads(out)["people"] == 2
-    assert json.loads(out)["optins"] == {"pending": 1, "confirmed": 1, "in_doubt": 1}
+    assert json.loads(out)["optins"] == {
+        "pending": 1,
+        "submitted": 0,
+        "confirmed": 1,
+        "in_doubt": 1,
+    }
     assert "secret" not in err
 
     code, out, err = _cli("--ledger-url", ledger_url, "forget", "--key", "email:ann@example.com")

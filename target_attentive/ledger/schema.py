@@ -1,0 +1,126 @@
+"""The ledger's tables, its schema version, and the names of the statuses it stores.
+
+- `ledger_meta(name, value)`: `schema_version`.
+- `people(person_key, payload_hash, updated_at)`: the digest of the last accepted payload
+  (opt-ins left out) per person key.
+- `optins(person_key, channel, sign_up_source_id, status, updated_at)`: every opt-in this
+  ledger let through, keyed by the address it subscribes. A row of any status blocks a
+  resend; a refused opt-in's row is deleted (released), so it may go once the data is fixed.
+- `custom_attributes(name, type, created_at, status)`: each custom attribute's type as first
+  sent; `claimed` until Attentive accepted a payload carrying it, then `confirmed`.
+- `jobs(job_id, stream, status, created_at, finished_at, attempt, previous_job, note)`: bulk
+  jobs; `finished_at` is set once the job is reconciled (every person settled). `attempt`
+  counts submissions of the same people after failed jobs; `note` says why a job is not
+  reconciled yet.
+- `job_people(job_id, person_key, payload_hash, outcome)`: who a job carried; `outcome` is
+  set once their results line (or the job's failure) was dealt with.
+- `job_payloads(job_id, people)`: what a job carried, as JSON (`[key, digest, payload,
+  sources]` per person, `sources` the `[position, record]` pairs it came from), kept until
+  the job is reconciled: a failed job's people are sent again from it, and a refused
+  person's rejects line is written from it.
+
+Times are Unix seconds (UTC). Keys and digests are strings made by the caller.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SCHEMA_VERSION = 2
+
+# Opt-in statuses. Every one of them blocks a resend.
+PENDING = "pending"  # claimed right before the request that carries it
+SUBMITTED = "submitted"  # bulk: in a job Attentive took (202), its results line not read
+CONFIRMED = "confirmed"  # Attentive accepted it (single: 202; bulk: a success line)
+IN_DOUBT = "in_doubt"  # sent, and whether it was applied cannot be known
+OPTIN_STATUSES = (PENDING, SUBMITTED, CONFIRMED, IN_DOUBT)
+
+# Custom attribute statuses.
+TYPE_CLAIMED = "claimed"
+TYPE_CONFIRMED = "confirmed"
+
+# Job statuses (Attentive's own words once known) and per-person outcomes.
+JOB_SUBMITTED = "submitted"
+JOB_COMPLETED = "COMPLETED"
+JOB_FAILED = "FAILED"
+PERSON_ACCEPTED = "accepted"
+PERSON_REFUSED = "refused"
+PERSON_RESENT = "resent"  # sent again in a later job after this one failed
+PERSON_SUPERSEDED = "superseded"  # a newer payload was accepted since: not sent again
+PERSON_FORGOTTEN = "forgotten"  # an older ledger kept no payload: the next run sends them
+
+metadata = sa.MetaData()
+
+ledger_meta = sa.Table(
+    "ledger_meta",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("person_key", sa.Text, primary_key=True),
+    sa.Column("payload_hash", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+optins = sa.Table(
+    "optins",
+    metadata,
+    sa.Column("person_key", sa.Text, primary_key=True),
+    sa.Column("channel", sa.Text, primary_key=True),
+    sa.Column("sign_up_source_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+custom_attributes = sa.Table(
+    "custom_attributes",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default=TYPE_CONFIRMED),
+)
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("job_id", sa.Text, primary_key=True),
+    sa.Column("stream", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("finished_at", sa.BigInteger, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("previous_job", sa.Text, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+)
+job_people = sa.Table(
+    "job_people",
+    metadata,
+    sa.Column("job_id", sa.Text, primary_key=True),
+    sa.Column("person_key", sa.Text, primary_key=True),
+    sa.Column("payload_hash", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=True),
+    sa.Index("job_people_person_key", "person_key"),
+    sqlite_with_rowid=False,
+)
+job_payloads = sa.Table(
+    "job_payloads",
+    metadata,
+    sa.Column("job_id", sa.Text, primary_key=True),
+    sa.Column("people", sa.LargeBinary, nullable=False),
+)
+
+OPTIN_KEY = (optins.c.person_key, optins.c.channel, optins.c.sign_up_source_id)
+
+# Columns added by each schema version, for ledgers made by an older one.
+ADDED_COLUMNS: dict[int, list[sa.Column]] = {
+    2: [
+        custom_attributes.c.status,
+        jobs.c.attempt,
+        jobs.c.previous_job,
+        jobs.c.note,
+        job_people.c.outcome,
+    ],
+}
