@@ -35,6 +35,12 @@ RUNTIME_DEFAULTS: dict[str, Any] = {
     "slow_seconds": 30,
     "job_delay_seconds": 0.4,
     "job_fail_rate": 0,
+    "job_fail_applies": 0,
+    "fault_status": 0,
+    "results_status_form": "number",
+    "results_expired": False,
+    "jobs_forgotten": False,
+    "bulk_omit_job_id": False,
 }
 SINGLE = "/v2/user/attributes"
 BULK = "/v2/bulk/user/attributes"
@@ -334,7 +340,7 @@ def test_bulk_job_lifecycle(sb: SandboxProcess, http: requests.Session) -> None:
     sb.configure(job_delay_seconds=1.0)
     users = [
         person("a@example.com"),
-        {"identifiers": {"phone": "914-844-0001"}},
+        person("z@example.com", attributes={"custom": {"Tier": "platinum"}}),
         person("b@example.com", attributes={"custom": {"Tier": "bronze"}}),
         person("c@example.com", subscriptions=[{"signUpSourceId": "src-1", "channel": "EMAIL"}]),
     ]
@@ -367,7 +373,7 @@ def test_bulk_job_lifecycle(sb: SandboxProcess, http: requests.Session) -> None:
     parsed = [json.loads(line) for line in lines]
     assert [p["request"] for p in parsed] == users
     assert [p["response"]["status"] for p in parsed] == [202, 400, 400, 202]
-    assert "identifiers.phone" in parsed[1]["response"]["message"]
+    assert "Tier" in parsed[1]["response"]["message"]  # stateful rules: checked in the job
     assert "Tier" in parsed[2]["response"]["message"]
     accepted = sb.accepted()
     assert [a["endpoint"] for a in accepted] == ["bulk", "bulk"]
@@ -402,6 +408,74 @@ def test_bulk_envelope_errors(sb: SandboxProcess, http: requests.Session, envelo
     r = post(http, sb, BULK, envelope)
     assert r.status_code == 400
     assert sb.report()["jobs"] == []
+
+
+def test_a_bulk_request_with_one_invalid_person_is_refused_whole(
+    sb: SandboxProcess, http: requests.Session
+) -> None:
+    users = [person("a@example.com"), {"identifiers": {"phone": "914-844-0001"}}, person()]
+    r = post(http, sb, BULK, {"users": users})
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("users[1].identifiers.phone:")
+    unknown = person(subscriptions=[{"signUpSourceId": "src-9", "channel": "TEXT"}])
+    r = post(http, sb, BULK, {"users": [person("b@example.com"), unknown]})
+    assert r.status_code == 400 and "users[1].subscriptions[0].signUpSourceId" in r.text
+    assert sb.report()["jobs"] == []
+
+
+def test_failed_jobs_may_apply_some_first(sb: SandboxProcess, http: requests.Session) -> None:
+    sb.configure(job_fail_rate=1.0, job_fail_applies=0.5, job_delay_seconds=0)
+    users = [person(f"p{i}@example.com") for i in range(4)]
+    job_id = post(http, sb, BULK, {"users": users}).json()["batchJobId"]
+    job = http.get(f"{sb.url}/v2/bulk/job/{job_id}", headers=sb.auth_headers).json()
+    assert job["status"] == "FAILED" and job["url"] is None
+    assert sorted(a["payload"]["identifiers"]["email"] for a in sb.accepted()) == [
+        "p0@example.com",
+        "p1@example.com",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("form", "status"),
+    [
+        ("number", 202),
+        ("text", "SUCCESS"),
+        ("object", {"code": 202}),
+        ("other_key", None),
+    ],
+)
+def test_results_lines_in_other_forms(
+    sb: SandboxProcess, http: requests.Session, form: str, status: Any
+) -> None:
+    sb.configure(job_delay_seconds=0, results_status_form=form)
+    job_id = post(http, sb, BULK, {"users": [person()]}).json()["batchJobId"]
+    url = http.get(f"{sb.url}/v2/bulk/job/{job_id}", headers=sb.auth_headers).json()["url"]
+    (line,) = [json.loads(raw) for raw in requests.get(url).text.splitlines()]
+    assert line["response"].get("status") == status
+    if form == "other_key":
+        assert line["response"]["code"] == 202
+
+
+def test_expired_results_forgotten_jobs_and_missing_job_ids(
+    sb: SandboxProcess, http: requests.Session
+) -> None:
+    sb.configure(job_delay_seconds=0, results_expired=True)
+    job_id = post(http, sb, BULK, {"users": [person()]}).json()["batchJobId"]
+    url = http.get(f"{sb.url}/v2/bulk/job/{job_id}", headers=sb.auth_headers).json()["url"]
+    assert requests.get(url).status_code == 403
+    sb.configure(results_expired=False, jobs_forgotten=True)
+    assert http.get(f"{sb.url}/v2/bulk/job/{job_id}", headers=sb.auth_headers).status_code == 404
+    sb.configure(jobs_forgotten=False, bulk_omit_job_id=True)
+    r = post(http, sb, BULK, {"users": [person("b@example.com")]})
+    assert r.status_code == 202 and "batchJobId" not in r.json()
+    assert len(sb.report()["jobs"]) == 2  # the job runs all the same
+
+
+def test_fault_status_picks_the_injected_answer(sb: SandboxProcess, http: requests.Session) -> None:
+    sb.configure(fault_5xx_rate=1.0, fault_status=503)
+    assert {post(http, sb, SINGLE, person()).status_code for _ in range(5)} == {503}
+    with pytest.raises(SandboxError):
+        sb.configure(fault_status=404)
 
 
 def test_failed_jobs_apply_nothing(sb: SandboxProcess, http: requests.Session) -> None:

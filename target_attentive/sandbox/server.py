@@ -18,7 +18,13 @@ Choices a client author should know:
 - Bulk items are validated and applied when the job completes, in submission order. The results
   file (``GET url``, no auth) has one line per user:
   ``{"request": <item as sent>, "response": {"status": 202 | 400, "message": str}}``.
-  A job picked by ``job_fail_rate`` ends FAILED with ``url`` null and nothing applied.
+  A job picked by ``job_fail_rate`` ends FAILED with ``url`` null, having applied the first
+  ``job_fail_applies`` share of its people (none by default). A bulk request with a person
+  that breaks a stateless rule (``rules.validate_user``) is answered 400 as a whole, naming
+  the first such person (``users[3].identifiers.phone: ...``); the stateful checks (custom
+  attribute types and cap) happen in the job. ``results_status_form``, ``results_expired``,
+  ``jobs_forgotten`` and ``bulk_omit_job_id`` imitate what Attentive does not document
+  (other results line forms, an expired link, a job it no longer knows, a 202 without id).
 - Custom attribute types: the first value fixes the type (bool → boolean; number or numeric
   string → number; ISO-8601 date or date-time with ``T`` → date; other strings → string). Later
   values must infer to the same type, except that a string attribute takes any JSON string.
@@ -62,6 +68,7 @@ from .state import (
     JOB,
     ME,
     OTHER,
+    RESULT_FORMS,
     SINGLE,
     SandboxState,
     dumps_line,
@@ -74,6 +81,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 JOB_PATH = "/v2/bulk/job/"
 RESULTS_PREFIX = "/_sandbox/jobs/"
 RESULTS_SUFFIX = "/results.jsonl"
+FAULT_STATUSES = (500, 502, 503, 504)
 ROUTES: dict[str, tuple[str, str]] = {
     "/v2/user/attributes": (SINGLE, "POST"),
     "/v2/bulk/user/attributes": (BULK, "POST"),
@@ -109,9 +117,15 @@ class SandboxConfig:
     fault_5xx_rate: float = 0.0
     fault_drop_rate: float = 0.0
     fault_slow_rate: float = 0.0
+    fault_status: int = 0  # the status of injected 5xx faults; 0: 500, 502 or 503 at random
     slow_seconds: float = 30.0
     job_delay_seconds: float = 2.0
     job_fail_rate: float = 0.0
+    job_fail_applies: float = 0.0  # share of a FAILED job's people applied before it failed
+    results_status_form: str = "number"  # how results lines write a status: see RESULT_FORMS
+    results_expired: bool = False  # results links answer 403, as an expired pre-signed URL
+    jobs_forgotten: bool = False  # job status reads answer 404, as for a job Attentive lost
+    bulk_omit_job_id: bool = False  # bulk 202s without batchJobId (the job still runs)
     seed: int | None = None
     record_file: str | None = None
     verbose: bool = False
@@ -123,10 +137,18 @@ class SandboxConfig:
         return dataclasses.asdict(self)
 
 
-RATE_FIELDS = ("fault_5xx_rate", "fault_drop_rate", "fault_slow_rate", "job_fail_rate")
+RATE_FIELDS = (
+    "fault_5xx_rate",
+    "fault_drop_rate",
+    "fault_slow_rate",
+    "job_fail_rate",
+    "job_fail_applies",
+)
 LIMIT_FIELDS = ("rate_limit", "bulk_rate_limit", "job_rate_limit")
 SECONDS_FIELDS = ("latency_ms", "slow_seconds", "job_delay_seconds")
-RUNTIME_FIELDS = (*RATE_FIELDS, *LIMIT_FIELDS, *SECONDS_FIELDS, "retry_after", "verbose")
+FLAG_FIELDS = ("retry_after", "verbose", "results_expired", "jobs_forgotten", "bulk_omit_job_id")
+CHOICE_FIELDS = ("results_status_form", "fault_status")
+RUNTIME_FIELDS = (*RATE_FIELDS, *LIMIT_FIELDS, *SECONDS_FIELDS, *FLAG_FIELDS, *CHOICE_FIELDS)
 
 
 def check_config_value(name: str, value: Any) -> str | None:
@@ -140,8 +162,14 @@ def check_config_value(name: str, value: Any) -> str | None:
     if name in SECONDS_FIELDS:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
         return None if ok else f"{name} must be a number of at least 0"
-    if name in ("retry_after", "verbose"):
+    if name in FLAG_FIELDS:
         return None if isinstance(value, bool) else f"{name} must be true or false"
+    if name == "fault_status":
+        ok = value in (0, *FAULT_STATUSES)
+        return None if ok else f"{name} must be 0 or one of {', '.join(map(str, FAULT_STATUSES))}"
+    if name == "results_status_form":
+        forms = ", ".join(RESULT_FORMS)
+        return None if value in RESULT_FORMS else f"{name} must be one of {forms}"
     return f"{name} cannot be changed at run time (allowed: {', '.join(RUNTIME_FIELDS)})"
 
 
@@ -242,7 +270,7 @@ class SandboxApp:
                     if method == "POST":
                         fault = self._draw_fault_locked()
                         if fault == "5xx":
-                            status = state.rng.choice((500, 502, 503))
+                            status = cfg.fault_status or state.rng.choice((500, 502, 503))
                             message = "Injected server error (nothing was applied)"
                             state.record_locked(endpoint, str(status), t)
                         elif fault == "drop":
@@ -313,12 +341,20 @@ class SandboxApp:
         error = rules.validate_bulk_envelope(payload)
         if error:
             return self._bad_request(error, path, BULK, t)
+        for index, user in enumerate(payload["users"]):
+            error = rules.validate_user(user, self.sources)
+            if error:  # the whole request is refused, naming the first bad person
+                return self._bad_request(f"users[{index}].{error}", path, BULK, t)
         cfg = self.config
         fail = False
         if cfg.job_fail_rate:
             with self.state.lock:
                 fail = self.state.rng.random() < cfg.job_fail_rate
-        job = self.state.create_job(payload["users"], t, cfg.job_delay_seconds, fail)
+        job = self.state.create_job(
+            payload["users"], t, cfg.job_delay_seconds, fail, cfg.job_fail_applies
+        )
+        if cfg.bulk_omit_job_id:
+            return Reply(202, b'{"message":"Bulk job submitted"}')
         return Reply(
             202,
             orjson.dumps({"message": "Bulk job submitted", "batchJobId": job.id}),
@@ -328,7 +364,7 @@ class SandboxApp:
         state = self.state
         with state.lock:
             job = state.jobs.get(job_id)
-        if job is None:
+        if job is None or self.config.jobs_forgotten:
             return Reply(404, error_body(404, f"No bulk job {job_id}", path))
         now = time.time()
         if job.state != "done" and now >= job.due_at:
@@ -349,8 +385,11 @@ class SandboxApp:
     def _control(self, method: str, path: str, query: str, body: bytes) -> Reply:
         state = self.state
         if path.startswith(RESULTS_PREFIX) and path.endswith(RESULTS_SUFFIX) and method == "GET":
+            if self.config.results_expired:  # what a pre-signed link says once expired
+                return Reply(403, b"<Error><Code>AccessDenied</Code></Error>", "application/xml")
             state.run_due_jobs(self.sources)
-            data = state.job_results(path[len(RESULTS_PREFIX) : -len(RESULTS_SUFFIX)])
+            job_id = path[len(RESULTS_PREFIX) : -len(RESULTS_SUFFIX)]
+            data = state.job_results(job_id, self.config.results_status_form)
             if data is None:
                 return Reply(404, error_body(404, "No results for this job (yet)", path))
             return Reply(200, data, JSONL)
@@ -680,9 +719,26 @@ def build_parser() -> argparse.ArgumentParser:
     add("--fault-5xx-rate", type=_rate, default=0.0, help="share of POSTs answered 500/502/503")
     add("--fault-drop-rate", type=_rate, default=0.0, help="share of POSTs dropped unanswered")
     add("--fault-slow-rate", type=_rate, default=0.0, help="share of POSTs applied, then slow")
+    add(
+        "--fault-status",
+        type=int,
+        choices=(0, *FAULT_STATUSES),
+        default=0,
+        help="status of injected 5xx faults (default: 500, 502 or 503 at random)",
+    )
     add("--slow-seconds", type=_seconds, default=d.slow_seconds, help="delay of slow answers")
     add("--job-delay-seconds", type=_seconds, default=d.job_delay_seconds, help="bulk job time")
     add("--job-fail-rate", type=_rate, default=0.0, help="share of bulk jobs that end FAILED")
+    add("--job-fail-applies", type=_rate, default=0.0, help="share a FAILED job applies first")
+    add(
+        "--results-status-form",
+        choices=RESULT_FORMS,
+        default=d.results_status_form,
+        help="how results lines write a status (default %(default)s)",
+    )
+    add("--results-expired", action="store_true", help="results links answer 403")
+    add("--jobs-forgotten", action="store_true", help="job status reads answer 404")
+    add("--bulk-omit-job-id", action="store_true", help="bulk 202s without batchJobId")
     add("--seed", type=int, help="random seed for fault injection")
     add("--record-file", help="write the report and accepted payloads here on exit")
     add(

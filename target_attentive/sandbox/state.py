@@ -34,6 +34,20 @@ IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 
+# How a results line may write its status: the documented-by-nobody forms a reader meets.
+RESULT_FORMS = ("number", "text", "object", "other_key")
+
+
+def result_response(status: int, message: str, form: str) -> dict[str, Any]:
+    """The `response` of a results line, its status written in `form`."""
+    if form == "text":
+        return {"status": "SUCCESS" if status == 202 else "FAILURE", "message": message}
+    if form == "object":
+        return {"status": {"code": status}, "message": message}
+    if form == "other_key":
+        return {"code": status, "message": message}
+    return {"status": status, "message": message}
+
 
 def iso(t: float | None) -> str | None:
     """Epoch seconds as an ISO-8601 UTC string with milliseconds."""
@@ -122,6 +136,7 @@ class Job:
     total: int
     generation: int
     fail: bool = False
+    fail_applies: float = 0.0
     state: str = "waiting"  # waiting -> processing -> done
     status: str = PENDING  # final status once done
     items: list[bytes] = field(default_factory=list)
@@ -344,7 +359,14 @@ class SandboxState:
 
     # ----------------------------------------------------------------- jobs
 
-    def create_job(self, users: list[Any], t: float, delay: float, fail: bool = False) -> Job:
+    def create_job(
+        self,
+        users: list[Any],
+        t: float,
+        delay: float,
+        fail: bool = False,
+        fail_applies: float = 0.0,
+    ) -> Job:
         job = Job(
             id=str(uuid.uuid4()),
             created_at=t,
@@ -353,6 +375,7 @@ class SandboxState:
             total=len(users),
             generation=self.generation,
             fail=fail,
+            fail_applies=fail_applies,
         )
         with self.lock:
             job.generation = self.generation
@@ -396,7 +419,11 @@ class SandboxState:
         with self.lock:
             now = time.time()
             if job.generation == self.generation:
-                if job.fail:
+                if job.fail:  # what it applied before failing is not told
+                    applied = int(len(users) * job.fail_applies)
+                    for user, line, error in list(zip(users, lines, errors, strict=True))[:applied]:
+                        if error is None:
+                            self.apply_locked(user, line, BULK, now)
                     job.outcomes = []
                     job.status = FAILED
                 else:
@@ -437,7 +464,7 @@ class SandboxState:
                 job.done.wait()
         return count
 
-    def job_results(self, job_id: str) -> bytes | None:
+    def job_results(self, job_id: str, form: str = "number") -> bytes | None:
         """The results file of a finished job: one line per user, in submission order."""
         with self.lock:
             job = self.jobs.get(job_id)
@@ -449,7 +476,7 @@ class SandboxState:
             out += b'{"request":'
             out += line
             out += b',"response":'
-            out += orjson.dumps({"status": status, "message": message})
+            out += orjson.dumps(result_response(status, message, form))
             out += b"}\n"
         return bytes(out)
 
