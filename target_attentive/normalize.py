@@ -228,8 +228,9 @@ def _parse_valid(text: str, region: str) -> tuple[str | None, str]:
                 "country code; check the number"
             )
         return None, (
-            f"is not a valid phone number when read with default region {region}; "
-            "write it in E.164 (+<country code><number>) or set default_phone_region"
+            f"is not a valid phone number when read in region {region}; write it in E.164 "
+            "(+<country code><number>), or name the person's country with the mapping's "
+            "phone_region, or set default_phone_region"
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 

@@ -2,7 +2,7 @@
 
 One run of `target-attentive --config sample_config.json --input examples/customers.singer`
 is shared by most tests here: every good customer must become exactly one valid payload,
-every deliberately bad one exactly one reject with a reason naming its field, the run
+every deliberately bad one a line naming its field (left out, or rejected), the run
 report must add up, and stdout must carry the final state and nothing else.
 """
 
