@@ -29,11 +29,11 @@ from typing import Any, ClassVar
 
 from singer_sdk.exceptions import FatalAPIError
 
+from target_attentive.attribute_cap import AttributeCap
 from target_attentive.client import AttentiveClient, RetriesExhausted, StopRequested
 from target_attentive.coalesce import group_people
 from target_attentive.custom_types import AttributeTypes, accepts, infer_type
 from target_attentive.keys import identity_keys, optin_key, payload_hash, person_key
-from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES
 from target_attentive.problems import Problem
 from target_attentive.report import Tally
 from target_attentive.sender import SenderProcess
@@ -255,62 +255,66 @@ class Delivery:
                 )
 
     def _check_custom_types(self, people: list[Person], reject: Reject) -> list[Person]:
+        """Types checked against those in force; new names claimed under the cap (see
+        attribute_cap.py), and a name over the cap left out of the person carrying it."""
         if not any("custom" in p.payload.get("attributes", {}) for p in people):
             return people
-        if self._types is None:
-            stored = self.ledger.custom_types() if self.ledger is not None else {}
-            self._types = {**stored, **self.configured_types}
-        types = self._types
-        new: dict[str, str] = {}
-        kept = []
-        for person in people:
-            problems = []
-            custom = person.payload.get("attributes", {}).get("custom", {})
-            for name, value in custom.items():
-                kind = types.get(name) or new.get(name)
-                if kind is None:
-                    new[name] = infer_type(value)
-                elif not accepts(kind, value, self.enums.get(name, frozenset())):
-                    problems.append(_type_problem(name, kind, value, self.enums.get(name)))
-            if problems:
-                self._reject_all(person, problems, reject)
-            else:
-                kept.append(person)
-        if not new:
-            return kept
-        refused: list[str] = []
-        if self.ledger is not None:
-            in_force, refused = self.ledger.claim_custom_types(new, MAX_CUSTOM_ATTRIBUTES)
-        else:
-            room = MAX_CUSTOM_ATTRIBUTES - len(types)
-            in_force = dict(list(new.items())[: max(room, 0)])
-            refused = list(new)[max(room, 0) :]
-        types.update(in_force)
-        if not refused and in_force == new:
-            return kept
-        # Another run fixed a type first, or the cap was reached: check again.
-        survivors = []
-        for person in kept:
-            custom = person.payload.get("attributes", {}).get("custom", {})
-            problems = [
-                Problem(
-                    f"attributes.custom.{name}",
-                    f"would be custom attribute number {MAX_CUSTOM_ATTRIBUTES + 1}; Attentive "
-                    f"allows {MAX_CUSTOM_ATTRIBUTES} in an account. Remove it from the mapping",
-                )
-                for name in custom
-                if name in refused
-            ]
-            problems += [
+        cap: AttributeCap | None = self.__dict__.get("_cap")
+        if cap is None:
+            if self._types is None:
+                stored = self.ledger.custom_types() if self.ledger is not None else {}
+                self._types = {**stored, **self.configured_types}
+            cap = AttributeCap(self.ledger, self._types, self.configured_types)
+            self.__dict__["_cap"] = cap
+        types = cap.types
+
+        def problems_of(custom: dict[str, Any]) -> list[Problem]:
+            return [
                 _type_problem(name, types[name], value, self.enums.get(name))
                 for name, value in custom.items()
                 if name in types
                 and not accepts(types[name], value, self.enums.get(name, frozenset()))
             ]
+
+        new: dict[str, str] = {}
+        kept = []
+        for person in people:
+            custom = person.payload.get("attributes", {}).get("custom", {})
+            problems = problems_of(custom)
             if problems:
                 self._reject_all(person, problems, reject)
-            else:
-                survivors.append(person)
+                continue
+            for name, value in custom.items():
+                if name not in types and name not in cap.over:
+                    new.setdefault(name, infer_type(value))
+            kept.append(person)
+        if new:
+            cap.claim(new)
+        survivors = []
+        for person in kept:
+            custom = person.payload.get("attributes", {}).get("custom", {})
+            problems = problems_of(custom)  # another run may have fixed a type first
+            if problems:
+                self._reject_all(person, problems, reject)
+                continue
+            over = [name for name in custom if name in cap.over]
+            if over:
+                attributes = dict(person.payload["attributes"])
+                attributes["custom"] = {k: v for k, v in custom.items() if k not in over}
+                if not attributes["custom"]:
+                    del attributes["custom"]
+                person.payload = {**person.payload, "attributes": attributes}
+                if not attributes:
+                    del person.payload["attributes"]
+                for item in person.group.items:
+                    mine = item.payload.get("attributes", {}).get("custom", {})
+                    omitted = [
+                        Problem(f"attributes.custom.{n}", cap.message()) for n in over if n in mine
+                    ]
+                    if omitted:
+                        reject(item.position, item.record, omitted, outcome="omitted")
+            survivors.append(person)
+        cap.planned(p.payload for p in survivors)
         return survivors
 
     def _reject_all(
@@ -329,7 +333,17 @@ class Delivery:
         if not people:
             return []
         assert self.sender is not None
-        outgoing = [Outgoing(p.key, p.digest, p.payload, p.claims) for p in people]
+        bulk = self.settings.mode == "bulk"  # a refusal found later names its record
+        outgoing = [
+            Outgoing(
+                p.key,
+                p.digest,
+                p.payload,
+                p.claims,
+                [[i.position, i.record] for i in p.group.items] if bulk else [],
+            )
+            for p in people
+        ]
         sent = self.sender.send(outgoing, stream, self.stop, self._progress)
         self.job_ids.update(sent.job_ids)
         for refusal in sent.refused:
@@ -344,7 +358,11 @@ class Delivery:
                 attempts=refusal.attempts,
             )
         accepted = [people[i] for i in sent.accepted]
+        # Records, not people: a person merged from three records is three accepted.
         self.tally.add("accepted", sum(len(p.group.items) for p in accepted))
+        cap: AttributeCap | None = self.__dict__.get("_cap")
+        if cap is not None:
+            cap.settled([p.payload for p in people], [p.payload for p in accepted])
         if sent.error is not None:
             raise ERRORS.get(sent.error, SendingFailed)(sent.message)
         return accepted

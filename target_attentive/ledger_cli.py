@@ -5,11 +5,15 @@
     target-attentive-ledger forget --key clientUserId:42
     target-attentive-ledger forget-all --yes
     target-attentive-ledger optins --status in_doubt     # JSON lines, oldest first
+    target-attentive-ledger optins --status all          # every claim, with its status
 
 The ledger is `--ledger-url`, else the `ledger_url` of the target config given with
 `--config`, else `$TARGET_ATTENTIVE_LEDGER_URL` (how Meltano passes the setting), else the
 default file `target_attentive_ledger.db` in the working directory. Results go to stdout
 as JSON, messages to stderr. Exit status 0, or 2 when the command cannot be done.
+
+`optins` also says on stderr how many claims each status holds, and what the status means:
+none of them is ever sent again; only `forget` lets an opt-in go once more.
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ from target_attentive.config_schema import CONFIG_SCHEMA
 from target_attentive.ledger import OPTIN_STATUSES, Ledger, LedgerError
 
 ENV_URL = "TARGET_ATTENTIVE_LEDGER_URL"
+MEANINGS = {
+    "pending": "claimed right before a request whose answer was never recorded (a run "
+    "killed, or one going on now); may or may not have been sent",
+    "submitted": "in bulk jobs Attentive took, results not read yet (target-attentive-jobs)",
+    "confirmed": "accepted by Attentive",
+    "in_doubt": "sent without a clear answer (a timeout, a 5xx, a failed bulk job); "
+    "may or may not have been applied",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     everything = commands.add_parser("forget-all", help="empty the ledger")
     everything.add_argument("--yes", action="store_true", help="yes, forget everything")
-    listing = commands.add_parser("optins", help="list opt-in claims of one status")
-    listing.add_argument("--status", choices=OPTIN_STATUSES, default="in_doubt")
+    listing = commands.add_parser("optins", help="list opt-in claims of one status (or all)")
+    listing.add_argument("--status", choices=(*OPTIN_STATUSES, "all"), default="in_doubt")
     return parser
 
 
@@ -109,10 +121,13 @@ def _run(args: argparse.Namespace) -> int:
             if args.command == "counts":
                 _emit(ledger.counts())
             else:
-                found = ledger.list_optins(args.status)
+                found = ledger.list_optins(None if args.status == "all" else args.status)
                 for claim in found:
                     _emit(claim)
-                print(f"{len(found)} opt-in claims {args.status}", file=sys.stderr)
+                counts = ledger.counts()["optins"]
+                for status in OPTIN_STATUSES:
+                    print(f"{counts[status]} {status}: {MEANINGS[status]}", file=sys.stderr)
+                print(f"listed: {len(found)} ({args.status})", file=sys.stderr)
         return 0
     if args.command == "forget-all" and not args.yes:
         raise UsageProblem(

@@ -1,10 +1,18 @@
 """The rejects file: every record the target sets aside, with a reason a person can act on.
 
-One JSON line per rejected record: `stream`, `position` (the record's 1-based place in
-its stream in this run), the `record` as the sink saw it, the `payload` if one was built,
-the `reason`, the HTTP `status` and the API's `api_message` when Attentive refused it,
-`attempts` and the `time`. The file is fsynced before the batch that produced it counts
-as done, so a state line never covers a reject that a crash could lose.
+Two kinds of JSON line, told apart by `outcome`:
+
+- `"rejected"`, one per record set aside: `stream`, `position` (the record's 1-based place
+  in its stream in this run), the `record` as the sink saw it, the `payload` if one was
+  built, the `reason`, the HTTP `status` and the API's `api_message` when Attentive
+  refused it, `attempts` and the `time`. A person Attentive refused inside a bulk job is
+  one line, with the (last) record they came from.
+- `"omitted"`, one per field left out of a record that was still sent: `stream`,
+  `position`, `field`, `reason`, `record`, `time`. Not a reject: not counted toward
+  `max_rejects`.
+
+The file is fsynced before the batch that produced it counts as done, so a state line
+never covers a reject that a crash could lose.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ class TooManyRejects(RuntimeError):
 
 
 class RejectsFile:
+    """The one file of records set aside and fields left out, shared by every sink."""
+
     def __init__(self, path: str, max_rejects: int | None = None) -> None:
         self._lines = LinesFile(path)
         self.max_rejects = max_rejects
@@ -41,7 +51,7 @@ class RejectsFile:
         self,
         *,
         stream: str,
-        position: int,
+        position: int | None,
         record: Any,
         reason: str,
         payload: dict | None = None,
@@ -52,6 +62,7 @@ class RejectsFile:
     ) -> None:
         """Write one reject; `reason_key` groups it in the report (default: the reason)."""
         entry: dict[str, Any] = {
+            "outcome": "rejected",
             "stream": stream,
             "position": position,
             "reason": reason,

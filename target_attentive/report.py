@@ -111,6 +111,8 @@ def render(summary: dict[str, Any], *, dry_run: bool) -> str:
         )
     lines = [first]
     sent = "written to the dry-run file" if dry_run else "accepted by Attentive"
+    if not dry_run and summary["requests"].get("bulk_jobs"):
+        sent = "accepted into bulk jobs, results pending"
     parts = [
         f"  read {summary['read']}",
         f"  = {summary['written'] if dry_run else summary['accepted']} {sent}",
@@ -142,11 +144,22 @@ def render(summary: dict[str, Any], *, dry_run: bool) -> str:
                 optins=requests.get("optins_sent", 0),
             )
         )
+    if requests.get("optins_submitted"):
+        lines.append(
+            f"  {requests['optins_submitted']} opt-ins submitted in bulk jobs: confirmed or "
+            "released when the jobs' results are read; never resent"
+        )
     if requests.get("optins_in_doubt"):
         lines.append(
             f"  {requests['optins_in_doubt']} opt-ins in doubt (no clear answer); never resent, "
             "listed by `target-attentive-ledger optins --status in_doubt`"
         )
+    if requests.get("optins_released"):
+        lines.append(
+            f"  {requests['optins_released']} opt-ins not sent or refused with their request: "
+            "released, sent by a later run"
+        )
+    lines += _bulk_lines(requests)
     if requests.get("optins_not_enabled"):
         lines.append(
             f"  {requests['optins_not_enabled']} records carried opt-ins that were not sent: "
@@ -185,5 +198,41 @@ def _omission_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(
             f"  custom attributes new in this run: {named}; to keep these types whatever a "
             "first value says, pin them in custom_attribute_types"
+        )
+    return lines
+
+
+def _bulk_lines(requests: dict[str, int]) -> list[str]:
+    """What reconciling bulk jobs found (any run's jobs), counted in people."""
+    lines = []
+    if requests.get("bulk_splits"):
+        lines.append(
+            f"  {requests['bulk_splits']} bulk requests refused and sent again in halves, "
+            "until the refused people were alone"
+        )
+    found = (
+        requests.get("bulk_people_accepted", 0),
+        requests.get("bulk_people_refused", 0),
+        requests.get("bulk_people_resubmitted", 0),
+    )
+    if any(found):
+        lines.append(
+            "  bulk job results: {} people accepted, {} refused (in the rejects file), {} sent "
+            "again after failed jobs".format(*found)
+        )
+    unread = requests.get("bulk_lines_unreadable", 0) + requests.get("bulk_people_without_line", 0)
+    if unread:
+        lines.append(
+            f"  {requests.get('bulk_lines_unreadable', 0)} results lines could not be read and "
+            f"{requests.get('bulk_people_without_line', 0)} people had none: left as they are"
+        )
+    waiting = requests.get("bulk_jobs_pending", 0)
+    left = sum(
+        requests.get(f"bulk_jobs_{name}", 0) for name in ("given_up", "unavailable", "unreadable")
+    )
+    if waiting or left:
+        lines.append(
+            f"  bulk jobs: {waiting} still running, {left} left unreconciled; "
+            "`target-attentive-jobs` reconciles them"
         )
     return lines

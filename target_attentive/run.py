@@ -67,17 +67,28 @@ class Run:
             self._warn_unsure_optins()
 
     def _warn_unsure_optins(self) -> None:
-        """Opt-ins an earlier run sent without learning the outcome are never resent."""
+        """Opt-ins whose fate an earlier run did not learn: each status said for what it is.
+
+        None of them is ever resent automatically.
+        """
         optins = self.ledger.counts()["optins"]
-        unsure = optins.get("pending", 0) + optins.get("in_doubt", 0)
-        if unsure:
-            self.logger.warning(
-                "%d opt-ins were sent by an interrupted run (or a run going on now) without "
-                "an answer; they are never resent automatically. List them with "
-                "`target-attentive-ledger optins --status pending` (and in_doubt); "
-                "`target-attentive-ledger forget` lets one be sent again.",
-                unsure,
-            )
+        what = {
+            "pending": "were claimed right before a request whose answer was never recorded "
+            "(a run killed, or one going on now): they may or may not have been sent",
+            "in_doubt": "were sent without a clear answer (a timeout, a 5xx, a failed bulk job): "
+            "they may or may not have been applied",
+            "submitted": "are in bulk jobs whose results were not read yet: "
+            "`target-attentive-jobs` reads them (or set bulk_wait_seconds)",
+        }
+        for status, meaning in what.items():
+            if optins.get(status):
+                self.logger.warning(
+                    "%d opt-ins %s. They are never resent automatically; list them with "
+                    "`target-attentive-ledger optins --status %s`.",
+                    optins[status],
+                    meaning,
+                    status,
+                )
 
     def mapping_for(self, stream: str) -> Mapping | None:
         """The compiled mapping of a stream; None when the stream is to be ignored."""
@@ -170,30 +181,41 @@ class Run:
         return self.tally.as_dict(self.rejects.path, self.rejects.reasons)
 
     def reconcile_jobs(self) -> None:
-        """With bulk_wait_seconds, follow this run's bulk jobs and set aside the refused."""
+        """With bulk_wait_seconds, reconcile every unreconciled bulk job in the ledger (this
+        run's and earlier ones'). It runs after the last state line: nothing it meets
+        fails the run; what it cannot settle is left for `target-attentive-jobs`."""
         wait_seconds = self.settings.bulk_wait_seconds
-        if not (self.delivery.job_ids and wait_seconds and self.ledger):
+        if not wait_seconds or self.ledger is None or self.dry_run:
             return
-        client = self.delivery.api_client()
-        self.logger.info(
-            "Waiting up to %s s for %d bulk jobs", wait_seconds, len(self.delivery.job_ids)
-        )
-        result = reconcile(
-            self.ledger,
-            client,
-            self.rejects,
-            self.logger,
-            job_ids=self.delivery.job_ids,
-            wait_seconds=wait_seconds,
-        )
-        self.tally.add("accepted", -result.people_refused)
-        self.tally.add("rejected", result.people_refused)
-        if result.jobs_pending:
-            self.tally.request("bulk_jobs_pending", result.jobs_pending)
+        if not self.ledger.unreconciled_jobs():
+            return
+        self.logger.info("Reconciling bulk jobs, waiting up to %s s for them", wait_seconds)
+        try:
+            result = reconcile(
+                self.ledger,
+                self.delivery.api_client(),
+                self.rejects,
+                self.logger,
+                wait_seconds=wait_seconds,
+                stop=self.delivery.stop,
+            )
+        except Exception as exc:  # the state is written: report it, do not fail the run
             self.logger.warning(
-                "%d bulk jobs still running; `target-attentive-jobs --config <file>` "
-                "reconciles them later",
+                "Reconciling bulk jobs stopped (%s: %s); `target-attentive-jobs --config <file>` "
+                "goes on from there",
+                type(exc).__name__,
+                exc,
+            )
+            return
+        for name, count in result.counts().items():
+            if count:
+                self.tally.request(f"bulk_{name}", count)
+        if result.jobs_pending or result.problems:
+            self.logger.warning(
+                "%d bulk jobs still running, %d left unreconciled; `target-attentive-jobs "
+                "--config <file>` reconciles them later",
                 result.jobs_pending,
+                len(result.problems),
             )
 
     def finish(self) -> None:

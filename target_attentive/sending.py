@@ -2,100 +2,49 @@
 
 This runs in the sending process (sender.py), away from the process that reads records.
 Single mode fans people out over `max_concurrency` workers; bulk mode sends up to
-`bulk_batch_size` people a request. Opt-ins are claimed in the ledger right before the
-request that carries them, so a crash can never lead to a second send. A batch either
-returns, every person accepted or refused, or raises: then nothing of it is recorded as
-accepted, and the reading process writes no state past it.
+`bulk_batch_size` people a request, and a request Attentive refuses is sent again in
+halves until the refused people are alone.
+
+Opt-ins are claimed in the ledger right before the request that carries them, so a crash
+can never lead to a second send, and each claim then follows what the answer says
+(`retry.Outcome`): released when nothing was applied (refused, not sent, retries of "not
+processed" answers run out, a 401/403/404), in doubt when something may have been (a
+timeout, a 5xx), confirmed on a single 202, `submitted` with the job on a bulk 202 (the
+job's results line settles it, see jobs.py).
+
+A batch returns with everyone accepted or refused, or with an error: then only those
+Attentive accepted before it are recorded, and the reading process writes no state past
+the batch.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from target_attentive.client import Answer, AttentiveClient
+from target_attentive.client import Answer, AttentiveClient, FatalAPIError
 from target_attentive.jsonl import dumps
+from target_attentive.ledger.records import JobRecord
+from target_attentive.outgoing import (
+    Claim,
+    Outgoing,
+    Refusal,
+    Sent,
+    with_subscriptions,
+    without_subscriptions,
+)
 from target_attentive.report import Tally
+from target_attentive.retry import Outcome
 from target_attentive.settings import Settings
 
 SINGLE_PATH = "/v2/user/attributes"
 BULK_PATH = "/v2/bulk/user/attributes"
 
-Claim = tuple[str, str, str]  # (address or person key, channel, signUpSourceId)
-
-
-@dataclass
-class Outgoing:
-    """One planned person, as it crosses to the sending process."""
-
-    key: str  # the person's ledger key
-    digest: str  # the payload's hash, recorded when accepted
-    payload: dict
-    claims: list[Claim] = field(default_factory=list)  # opt-ins to claim before sending
-
-    def to_wire(self) -> list[Any]:
-        return [self.key, self.digest, self.payload, [list(c) for c in self.claims]]
-
-    @classmethod
-    def from_wire(cls, wire: list[Any]) -> Outgoing:
-        key, digest, payload, claims = wire
-        return cls(key, digest, payload, [(c[0], c[1], c[2]) for c in claims])
-
-
-@dataclass
-class Refusal:
-    """Attentive refused a person's payload (a 4xx about that body)."""
-
-    index: int
-    status: int
-    message: str
-    attempts: int
-
-    def to_wire(self) -> list[Any]:
-        return [self.index, self.status, self.message, self.attempts]
-
-    @classmethod
-    def from_wire(cls, wire: list[Any]) -> Refusal:
-        return cls(*wire)
-
-
-@dataclass
-class Sent:
-    """How a batch went: who was accepted, who refused, which bulk jobs it became.
-
-    When the batch could not finish (`error` set: retries ran out, a fatal answer, a
-    stop), `accepted` and `refused` still list everyone Attentive answered before that,
-    and the accepted are in the ledger: a failed run forgets no delivery.
-    """
-
-    accepted: list[int] = field(default_factory=list)
-    refused: list[Refusal] = field(default_factory=list)
-    job_ids: list[str] = field(default_factory=list)
-    error: str | None = None  # the exception's class name
-    message: str = ""
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "accepted": self.accepted,
-            "refused": [r.to_wire() for r in self.refused],
-            "job_ids": self.job_ids,
-            "error": self.error,
-            "message": self.message,
-        }
-
-    @classmethod
-    def from_wire(cls, wire: dict[str, Any]) -> Sent:
-        return cls(
-            wire["accepted"],
-            [Refusal.from_wire(r) for r in wire["refused"]],
-            wire["job_ids"],
-            wire.get("error"),
-            wire.get("message", ""),
-        )
+T = TypeVar("T")
 
 
 def api_client(
@@ -115,13 +64,43 @@ def api_client(
     )
 
 
+@dataclass
+class Leaf:
+    """One request that got a final answer: the people it carried (with their index in
+    the batch) and the answer."""
+
+    unit: list[tuple[int, Outgoing]]
+    answer: Answer
+
+
+@dataclass
+class UnitResult:
+    """What became of one unit of work: its answered requests, and what stopped it."""
+
+    leaves: list[Leaf]
+    error: BaseException | None = None
+
+
+class MissingJobId(FatalAPIError):
+    """A bulk request answered 202 without the id of the job it became."""
+
+
 class Sending:
+    """Sends the batches of the sending process: claims opt-ins, requests, records.
+
+    A bulk request Attentive refuses (a 4xx about its body) is split in halves, and the
+    halves again, until the people it refuses are alone: one bad person does not cost the
+    other 255 their update. Its opt-in claims are kept while it is split: a refused request
+    applied nothing.
+    """
+
     def __init__(
         self, settings: Settings, tally: Tally, ledger: Any | None, logger: logging.Logger
     ) -> None:
         self.tally = tally
         self.ledger = ledger
         self.mode = settings.mode
+        self.bulk = settings.mode == "bulk"
         self.bulk_size = settings.bulk_batch_size
         self.stop = threading.Event()
         self.client = api_client(settings, tally, logger, self.stop)
@@ -136,66 +115,120 @@ class Sending:
         if not people:
             return Sent()
         indexed = list(enumerate(people))
-        if self.mode == "bulk":
-            size = self.bulk_size
-            work: Iterable[Any] = [indexed[i : i + size] for i in range(0, len(indexed), size)]
-        else:
-            work = [[pair] for pair in indexed]
-        futures: list[Future] = [self._pool.submit(self._send_unit, unit) for unit in work]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        error = next((f.exception() for f in done if f.exception() is not None), None)
-        if error is not None:
-            self.stop.set()
-            for future in futures:
-                future.cancel()
-            wait(futures)
-        sent = Sent()
-        jobs: list[tuple[str, str, list[tuple[str, str]]]] = []
-        for future in futures:
-            if future.cancelled() or future.exception() is not None:
-                continue
-            unit, answer = future.result()
-            if not answer.accepted:
-                sent.refused += [
-                    Refusal(i, answer.status, answer.message, answer.attempts) for i, _ in unit
-                ]
-                continue
-            sent.accepted += [i for i, _ in unit]
-            job_id = _job_id(answer) if self.mode == "bulk" else None
-            if job_id:
-                jobs.append((job_id, stream, [(p.key, p.digest) for _, p in unit]))
-        if self.ledger is not None and sent.accepted:
-            self.ledger.record_jobs(jobs)
-            self.ledger.record_accepted([(people[i].key, people[i].digest) for i in sent.accepted])
-        sent.job_ids = [job_id for job_id, _, _ in jobs]
+        size = self.bulk_size if self.bulk else 1
+        units = [indexed[i : i + size] for i in range(0, len(indexed), size)]
+        pending = {self._pool.submit(self._send_unit, unit) for unit in units}
+        results: list[UnitResult] = []
+        error: BaseException | None = None
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.cancelled():
+                    continue
+                result = future.result()
+                results.append(result)
+                if result.error is not None and error is None:
+                    error = result.error
+                    self.stop.set()
+                    for other in pending:
+                        other.cancel()
+        sent = self._record(results, stream)
         if error is not None:
             sent.error, sent.message = type(error).__name__, str(error)
         return sent
 
-    def _send_unit(self, unit: list[tuple[int, Outgoing]]) -> tuple[list, Answer]:
-        """One request: one person (single mode) or up to bulk_batch_size (bulk mode)."""
-        people = [p for _, p in unit]
-        self._claim(people)
-        if self.mode == "bulk":
+    def _record(self, results: list[UnitResult], stream: str) -> Sent:
+        """Who was accepted and refused; the accepted (and bulk jobs) into the ledger."""
+        sent = Sent()
+        accepted: list[tuple[str, str]] = []
+        records: list[JobRecord] = []
+        submitted: list[Claim] = []
+        for leaf in (leaf for result in results for leaf in result.leaves):
+            answer = leaf.answer
+            if not answer.accepted:
+                sent.refused += [
+                    Refusal(i, answer.status, answer.message, answer.attempts) for i, _ in leaf.unit
+                ]
+                continue
+            sent.accepted += [i for i, _ in leaf.unit]
+            accepted += [(p.key, p.digest) for _, p in leaf.unit]
+            job_id = job_id_of(answer)
+            if self.bulk and job_id:
+                people = [p for _, p in leaf.unit]
+                records.append(
+                    JobRecord(
+                        job_id,
+                        stream,
+                        [(p.key, p.digest) for p in people],
+                        [[p.key, p.digest, p.payload, p.sources] for p in people],
+                    )
+                )
+                if not answer.optins_in_doubt:
+                    submitted += [c for p in people for c in p.claims]
+        sent.accepted.sort()
+        sent.job_ids = [r.job_id for r in records]
+        if self.ledger is not None and accepted:
+            if self.bulk:
+                self.ledger.record_bulk(records, accepted, submitted)
+            else:
+                self.ledger.record_accepted(accepted)
+        if records:
+            self.tally.request("bulk_jobs", len(records))
+        if submitted:
+            self.tally.request("optins_submitted", len(submitted))
+        return sent
+
+    def _send_unit(self, unit: list[tuple[int, Outgoing]]) -> UnitResult:
+        """One person (single mode) or up to bulk_batch_size (bulk mode); never raises."""
+        leaves: list[Leaf] = []
+        try:
+            self._claim([p for _, p in unit])
+            self._post_split(unit, leaves)
+        except Exception as exc:
+            return UnitResult(leaves, exc)
+        return UnitResult(leaves)
+
+    def _post_split(self, unit: list[tuple[int, Outgoing]], leaves: list[Leaf]) -> None:
+        """Post the unit; a refused bulk request is sent again in halves."""
+
+        def post(part: list[tuple[int, Outgoing]]) -> Answer:
+            return self._post([p for _, p in part])
+
+        def split(part: list[tuple[int, Outgoing]], answer: Answer) -> None:
+            if answer.optins_in_doubt:  # an earlier attempt may have applied them
+                self._doubt([p for _, p in part])
+            self.tally.request("bulk_splits")
+
+        def answered(part: list[tuple[int, Outgoing]], answer: Answer) -> None:
+            people = [p for _, p in part]
+            self._settle_optins(people, answer)
+            if answer.accepted:
+                self.tally.request("people_accepted", len(people))
+            leaves.append(Leaf(part, answer))
+
+        def abandoned(part: list[tuple[int, Outgoing]]) -> None:
+            self._release([p for _, p in part])  # never sent
+
+        post_in_halves(unit, post, answered, split=split, abandoned=abandoned)
+
+    def _post(self, people: list[Outgoing]) -> Answer:
+        """One request; when it ends without an answer, its opt-ins are settled first."""
+        if self.bulk:
             path = BULK_PATH
             body = dumps({"users": [p.payload for p in people]})
             fallback = None
             if any(p.claims for p in people):
-                fallback = dumps({"users": [_without_subscriptions(p.payload) for p in people]})
+                fallback = dumps({"users": [without_subscriptions(p.payload) for p in people]})
         else:
             path = SINGLE_PATH
             person = people[0]
             body = dumps(person.payload)
-            fallback = dumps(_without_subscriptions(person.payload)) if person.claims else None
+            fallback = dumps(without_subscriptions(person.payload)) if person.claims else None
         try:
-            answer = self.client.post(path, body, fallback)
+            return self.client.post(path, body, fallback)
         except BaseException as exc:
             self._unsettled_optins(people, exc)
             raise
-        self._settle_optins(people, answer)
-        if answer.accepted:
-            self.tally.request("people_accepted", len(people))
-        return unit, answer
 
     def _claim(self, people: list[Outgoing]) -> None:
         """Claim opt-ins right before sending; drop those another run claimed first."""
@@ -210,30 +243,60 @@ class Sending:
 
     def _unsettled_optins(self, people: list[Outgoing], exc: BaseException) -> None:
         """The request ended without an answer: its opt-ins are released only when the
-        client knows nothing was applied, else they are in doubt (never resent)."""
-        claims = [c for p in people for c in p.claims]
-        if not claims or self.ledger is None:
-            return
+        client knows nothing was applied (not sent, or retries of answers that say "not
+        processed" ran out), else they are in doubt (never resent)."""
         if getattr(exc, "maybe_applied", True):
-            self.tally.request("optins_in_doubt", len(claims))
-            self.ledger.doubt_optins(claims)
+            self._doubt(people)
         else:
-            self.ledger.release_optins(claims)
+            self._release(people)
 
     def _settle_optins(self, people: list[Outgoing], answer: Answer) -> None:
+        """Opt-ins after a final answer: in doubt when an attempt may have applied them,
+        confirmed on a single 202, left pending on a bulk 202 (they become `submitted`
+        with the job), released on a refusal."""
+        if self.bulk and answer.accepted and not job_id_of(answer):
+            self._doubt(people)
+            raise MissingJobId(
+                f"Attentive answered {answer.status} to a bulk request without a batchJobId, "
+                "so the job cannot be followed. No state was written past the last settled "
+                "batch: a rerun sends its people again (their opt-ins are in doubt, never "
+                "resent).",
+                attempts=answer.attempts,
+            )
+        if answer.optins_in_doubt:
+            self._doubt(people)
+        elif answer.accepted:
+            claims = [c for p in people for c in p.claims]
+            if claims and not self.bulk:
+                self.tally.request("optins_sent", len(claims))
+                if self.ledger is not None:
+                    self.ledger.confirm_optins(claims)
+        else:
+            self._release(people)
+
+    def _doubt(self, people: list[Outgoing]) -> None:
+        """Their opt-ins may have been applied: in doubt, and no longer carried."""
         claims = [c for p in people for c in p.claims]
         if not claims:
             return
-        if answer.optins_in_doubt:
-            self.tally.request("optins_in_doubt", len(claims))
-            if self.ledger is not None:
-                self.ledger.doubt_optins(claims)
-        elif answer.accepted:
-            self.tally.request("optins_sent", len(claims))
-            if self.ledger is not None:
-                self.ledger.confirm_optins(claims)
-        elif self.ledger is not None:
+        self.tally.request("optins_in_doubt", len(claims))
+        if self.ledger is not None:
+            self.ledger.doubt_optins(claims)
+        for person in people:
+            if person.claims:
+                person.claims = []
+                person.payload = without_subscriptions(person.payload)
+
+    def _release(self, people: list[Outgoing]) -> None:
+        """Their opt-ins were certainly not applied: a later run may send them."""
+        claims = [c for p in people for c in p.claims]
+        if not claims:
+            return
+        self.tally.request("optins_released", len(claims))
+        if self.ledger is not None:
             self.ledger.release_optins(claims)
+        for person in people:
+            person.claims = []
 
     def close(self) -> None:
         self.stop.set()
@@ -241,24 +304,41 @@ class Sending:
         self.client.close()
 
 
-def _job_id(answer: Answer) -> str | None:
+def post_in_halves(
+    unit: list[T],
+    post: Callable[[list[T]], Answer],
+    answered: Callable[[list[T], Answer], None],
+    *,
+    split: Callable[[list[T], Answer], None] | None = None,
+    abandoned: Callable[[list[T]], None] | None = None,
+) -> None:
+    """Post `unit`; when Attentive refuses it (a 4xx about the body) and it holds more than
+    one person, post each half the same way, until the refused people are alone.
+
+    `answered` gets every final answer with its part, `split` every refused part before
+    it is halved; when a post raises, `abandoned` gets the parts never sent, then the
+    exception goes on.
+    """
+    answer = post(unit)
+    if answer.outcome is not Outcome.REFUSED or len(unit) < 2:
+        answered(unit, answer)
+        return
+    if split is not None:
+        split(unit, answer)
+    half = (len(unit) + 1) // 2
+    parts = [unit[:half], unit[half:]]
+    for n, part in enumerate(parts):
+        try:
+            post_in_halves(part, post, answered, split=split, abandoned=abandoned)
+        except BaseException:
+            if abandoned is not None:
+                for later in parts[n + 1 :]:
+                    abandoned(later)
+            raise
+
+
+def job_id_of(answer: Answer) -> str | None:
     """The bulk job an accepted bulk request became."""
     if answer.accepted and isinstance(answer.body, dict) and answer.body.get("batchJobId"):
         return str(answer.body["batchJobId"])
     return None
-
-
-def _without_subscriptions(payload: dict) -> dict:
-    return {k: v for k, v in payload.items() if k != "subscriptions"}
-
-
-def with_subscriptions(payload: dict, claims: list[Claim]) -> dict:
-    """The payload carrying only the opt-ins in `claims`."""
-    wanted = {(c[1], c[2]) for c in claims}
-    subs = [
-        s for s in payload.get("subscriptions", ()) if (s["channel"], s["signUpSourceId"]) in wanted
-    ]
-    trimmed = _without_subscriptions(payload)
-    if subs:
-        trimmed["subscriptions"] = subs
-    return trimmed

@@ -150,7 +150,7 @@ def test_two_runs_at_once_never_send_an_opt_in_twice(postgres_url: str, tmp_path
     assert sent == sum(p["sms_opt_in"] for p in people)
 
 
-def test_a_type_change_and_a_101st_attribute_are_rejected_before_sending(
+def test_a_type_change_never_reaches_attentive_and_a_101st_attribute_is_left_out(
     sandbox, ledger_url: str, tmp_path: Path
 ) -> None:
     custom = {f"Attr {n:03d}": f"a{n}" for n in range(99)}
@@ -176,15 +176,20 @@ def test_a_type_change_and_a_101st_attribute_are_rejected_before_sending(
     before = len(sandbox.accepted())
     result = run_target(config2, write_input(tmp_path / "2", singer_lines(second)), tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    rejects = {r["position"]: r for r in read_lines(tmp_path / "rejects.jsonl")}
-    assert sorted(rejects) == [1, 2]
-    assert rejects[1]["status"] is None, "the type change reached Attentive"
-    assert "attributes.custom.Tier" in rejects[1]["reason"]
-    assert "number" in rejects[1]["reason"] and "string" in rejects[1]["reason"]
-    assert rejects[2]["status"] is None
-    assert "Extra" in rejects[2]["reason"] and "101" in rejects[2]["reason"]
-    arrived = sandbox.accepted(offset=before)
-    assert [a["payload"]["identifiers"]["email"] for a in arrived] == ["person4@example.com"]
+    lines = read_lines(tmp_path / "rejects.jsonl")
+    tier = [line for line in lines if line["position"] == 1]
+    assert any("attributes.custom.Tier" in (line.get("field") or line["reason"]) for line in tier)
+    assert all(line.get("status") is None for line in lines), "something reached Attentive"
+    # The 101st attribute costs that attribute, not the person: an omission line.
+    (extra,) = [line for line in lines if line["position"] == 2]
+    assert extra["outcome"] == "omitted"
+    assert extra["field"] == "attributes.custom.Extra" and "101" in extra["reason"]
+    arrived = {
+        a["payload"]["identifiers"]["email"]: a["payload"] for a in sandbox.accepted(offset=before)
+    }
+    assert {"person3@example.com", "person4@example.com"} <= set(arrived)
+    assert "Extra" not in arrived["person3@example.com"].get("attributes", {}).get("custom", {})
+    assert "gold" not in json.dumps(arrived.get("person2@example.com", {}))
     assert sandbox.report()["custom_attribute_count"] == 100
 
 

@@ -1,0 +1,103 @@
+"""What crosses from the reading process to the sending process and back (plain values).
+
+A planned person goes over as an `Outgoing`, and a batch's outcome comes back as a `Sent`
+listing who was accepted and each `Refusal`; each has a JSON-ready wire form (sender.py
+frames them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Claim = tuple[str, str, str]  # (address or person key, channel, signUpSourceId)
+
+
+@dataclass
+class Outgoing:
+    """One planned person, as it crosses to the sending process."""
+
+    key: str  # the person's ledger key
+    digest: str  # the payload's hash, recorded when accepted
+    payload: dict
+    claims: list[Claim] = field(default_factory=list)  # opt-ins to claim before sending
+    # Bulk mode: the [position, record] pairs it came from, for a refusal found later.
+    sources: list[list[Any]] = field(default_factory=list)
+
+    def to_wire(self) -> list[Any]:
+        claims = [list(c) for c in self.claims]
+        return [self.key, self.digest, self.payload, claims, self.sources]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> Outgoing:
+        key, digest, payload, claims, *rest = wire
+        sources = rest[0] if rest else []
+        return cls(key, digest, payload, [(c[0], c[1], c[2]) for c in claims], sources)
+
+
+@dataclass
+class Refusal:
+    """Attentive refused a person's payload (a 4xx about that body)."""
+
+    index: int
+    status: int
+    message: str
+    attempts: int
+
+    def to_wire(self) -> list[Any]:
+        return [self.index, self.status, self.message, self.attempts]
+
+    @classmethod
+    def from_wire(cls, wire: list[Any]) -> Refusal:
+        return cls(*wire)
+
+
+@dataclass
+class Sent:
+    """How a batch went: who was accepted, who refused, which bulk jobs it became.
+
+    When the batch could not finish (`error` set: retries ran out, a fatal answer, a
+    stop), `accepted` and `refused` still list everyone Attentive answered before that,
+    and the accepted are in the ledger: a failed run forgets no delivery.
+    """
+
+    accepted: list[int] = field(default_factory=list)
+    refused: list[Refusal] = field(default_factory=list)
+    job_ids: list[str] = field(default_factory=list)
+    error: str | None = None  # the exception's class name
+    message: str = ""
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "refused": [r.to_wire() for r in self.refused],
+            "job_ids": self.job_ids,
+            "error": self.error,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Sent:
+        return cls(
+            wire["accepted"],
+            [Refusal.from_wire(r) for r in wire["refused"]],
+            wire["job_ids"],
+            wire.get("error"),
+            wire.get("message", ""),
+        )
+
+
+def without_subscriptions(payload: dict) -> dict:
+    return {k: v for k, v in payload.items() if k != "subscriptions"}
+
+
+def with_subscriptions(payload: dict, claims: list[Claim]) -> dict:
+    """The payload carrying only the opt-ins in `claims`."""
+    wanted = {(c[1], c[2]) for c in claims}
+    subs = [
+        s for s in payload.get("subscriptions", ()) if (s["channel"], s["signUpSourceId"]) in wanted
+    ]
+    trimmed = without_subscriptions(payload)
+    if subs:
+        trimmed["subscriptions"] = subs
+    return trimmed
