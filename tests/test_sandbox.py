@@ -41,6 +41,7 @@ RUNTIME_DEFAULTS: dict[str, Any] = {
     "results_expired": False,
     "jobs_forgotten": False,
     "bulk_omit_job_id": False,
+    "bulk_checks_in_job": False,
 }
 SINGLE = "/v2/user/attributes"
 BULK = "/v2/bulk/user/attributes"
@@ -421,6 +422,11 @@ def test_a_bulk_request_with_one_invalid_person_is_refused_whole(
     r = post(http, sb, BULK, {"users": [person("b@example.com"), unknown]})
     assert r.status_code == 400 and "users[1].subscriptions[0].signUpSourceId" in r.text
     assert sb.report()["jobs"] == []
+    sb.configure(bulk_checks_in_job=True, job_delay_seconds=0)
+    job_id = post(http, sb, BULK, {"users": users}).json()["batchJobId"]
+    url = http.get(f"{sb.url}/v2/bulk/job/{job_id}", headers=sb.auth_headers).json()["url"]
+    statuses = [json.loads(x)["response"]["status"] for x in requests.get(url).text.splitlines()]
+    assert statuses == [202, 400, 202]
 
 
 def test_failed_jobs_may_apply_some_first(sb: SandboxProcess, http: requests.Session) -> None:
