@@ -226,7 +226,7 @@ class AttentiveClient:
             # put more opt-ins in doubt. Others are retried once past the service's pace.
             carries_optins = fallback is not None and body is primary
             read_timeout = self.timeout[1] if carries_optins else latency.deadline()
-            started = time.monotonic()
+            started, sent_at = time.monotonic(), time.time()
             try:
                 response = self.session.request(
                     method,
@@ -243,7 +243,7 @@ class AttentiveClient:
                 problem = f"{type(exc).__name__}, {outcome.value}"
             else:
                 latency.add(time.monotonic() - started)
-                limiter.observe(response.headers)
+                limiter.observe(response.headers, sent_at)
                 outcome = self.policy.classify(response)
                 progress.note(outcome, body is primary)
                 if outcome is Outcome.FATAL:

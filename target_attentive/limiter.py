@@ -20,8 +20,8 @@ HEADROOM = 0.98  # pace a little under the limit: the two clocks are not aligned
 
 
 def pace_for(limit: float) -> float:
-    """Requests a second for a limit: 2% under it, and at least one under a small one."""
-    return max(min(limit * HEADROOM, limit - 1), limit * 0.5)
+    """Requests a second for a limit: 2% under it, and at least half a request under."""
+    return max(min(limit * HEADROOM, limit - 0.5), limit * 0.5)
 
 
 class RateLimiter:
@@ -33,6 +33,7 @@ class RateLimiter:
         self.max_rate = pace_for(rate)
         self.rate = self.max_rate
         self._next = time.monotonic()
+        self._last_cut = float("-inf")
         self._lock = threading.Lock()
 
     @property
@@ -58,18 +59,30 @@ class RateLimiter:
             self._next = max(self._next, time.monotonic() + seconds)
 
     def throttled(self) -> None:
-        """A 429: multiplicative decrease."""
+        """A 429: multiplicative decrease, once a second at most.
+
+        The 429s of one burst arrive together (the requests of a second already out when
+        the first answer came): they are one signal, not ten, and ten cuts would take the
+        pace to a crawl.
+        """
         with self._lock:
-            self.rate = max(self.min_rate, self.rate * 0.8)
+            now = time.monotonic()
+            if now - self._last_cut >= 1.0:
+                self._last_cut = now
+                self.rate = max(self.min_rate, self.rate * 0.8)
 
     def succeeded(self) -> None:
-        """Additive increase back toward the pace of the limit."""
+        """Additive increase back toward the pace of the limit: in a few answers."""
         if self.rate < self.max_rate:
             with self._lock:
-                self.rate = min(self.max_rate, self.rate + max(0.5, self.limit / 100))
+                self.rate = min(self.max_rate, self.rate + self.max_rate / 20)
 
-    def observe(self, headers: Any) -> None:
-        """Learn the limit from `x-ratelimit-limit`; wait out `x-ratelimit-remaining: 0`."""
+    def observe(self, headers: Any, sent_at: float | None = None) -> None:
+        """Learn the limit from `x-ratelimit-limit`; wait out `x-ratelimit-remaining: 0`.
+
+        A spent quota is that of the second the request was sent in (`sent_at`, wall
+        clock): the answer often arrives in the next second, which is a fresh one.
+        """
         reported = _positive_int(headers.get("x-ratelimit-limit"))
         if reported is not None:
             limit = min(self.ceiling, reported)
@@ -77,7 +90,10 @@ class RateLimiter:
                 self.learn(limit)
         remaining = headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.strip() == "0":
-            self.pause(1.0 - (time.time() % 1.0) + 0.01)
+            now = time.time()
+            second_over = int(sent_at if sent_at is not None else now) + 1.01
+            if second_over > now:
+                self.pause(second_over - now)
 
     def learn(self, limit: float) -> None:
         """Pace for a new limit at once: down to it, or up to it (the server said so)."""
