@@ -189,7 +189,9 @@ class Reconciliation:
     def _completed(self, job: dict[str, Any], content: bytes) -> str:
         job_id = job["job_id"]
         entries = {e.key: e for e in self.ledger.job_entries(job_id)}
-        outcomes, unreadable = read_results(content.splitlines(), entries.keys())
+        carried = {key for key, _digest in self.ledger.job_people(job_id)}
+        outcomes, unreadable = read_results(content.splitlines(), carried)
+        outcomes = {k: o for k, o in outcomes.items() if k in entries}  # not settled before
         refused = [(entries[k], o) for k, o in outcomes.items() if not o.accepted]
         accepted = [entries[k] for k, o in outcomes.items() if o.accepted]
         for entry, outcome in refused:

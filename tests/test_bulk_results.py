@@ -7,15 +7,21 @@ and an unknown line never forgets a person nor releases an opt-in.
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from target_attentive.client import Answer
+from target_attentive.jobs import reconcile
+from target_attentive.ledger import JobRecord, Ledger
+from target_attentive.rejects import RejectsFile
 from target_attentive.results import read_results
 from target_attentive.sending import post_in_halves
 
 KEYS = {"email:a@example.com", "email:b@example.com"}
+LOG = logging.getLogger("test")
 
 
 def line(email: str = "a@example.com", **response: Any) -> bytes:
@@ -129,3 +135,36 @@ def test_a_failure_midway_abandons_the_parts_never_sent() -> None:
     with pytest.raises(RuntimeError):
         post_in_halves(list(range(4)), post, lambda *_: None, abandoned=abandoned.append)
     assert abandoned == [[2, 3]]
+
+
+class _Attentive:
+    """A stand-in client: one COMPLETED job whose results file the test writes."""
+
+    def __init__(self) -> None:
+        self.results = b""
+
+    def get(self, path: str) -> Answer:
+        return Answer(200, {"status": "COMPLETED", "url": "https://results.example/x"}, "", 1)
+
+    def download(self, url: str) -> bytes:
+        return self.results
+
+
+def test_a_job_read_in_part_is_finished_by_a_later_reconcile(tmp_path: Path) -> None:
+    entries = [
+        [f"email:{n}@example.com", f"h{n}", {"identifiers": {"email": f"{n}@example.com"}}, []]
+        for n in ("a", "b")
+    ]
+    people = [(e[0], e[1]) for e in entries]
+    attentive = _Attentive()
+    rejects = RejectsFile(str(tmp_path / "rejects.jsonl"))
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.record_bulk([JobRecord("job-1", "users", people, entries)], people, [])
+        attentive.results = line(status=202) + b"\n" + line("b@example.com", status="SUCCESS")
+        first = reconcile(ledger, attentive, rejects, LOG)  # type: ignore[arg-type]
+        assert (first.people_accepted, first.lines_unreadable, first.jobs_finished) == (1, 1, 0)
+        attentive.results = line(status=202) + b"\n" + line("b@example.com", status=202)
+        second = reconcile(ledger, attentive, rejects, LOG)  # type: ignore[arg-type]
+        assert (second.people_accepted, second.lines_unreadable, second.jobs_finished) == (1, 0, 1)
+        assert ledger.unreconciled_jobs() == []
+    rejects.close()
