@@ -10,11 +10,15 @@ failing example (and `@reproduce_failure` to replay it) when a property does not
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import junkdrawer
 
 from target_attentive.coalesce import group_people
 from target_attentive.custom_types import AttributeTypes, schema_kind
@@ -24,6 +28,18 @@ from target_attentive.mapping import compile_mapping, map_record
 from target_attentive.people import Prepared, RecordPlan, prepare
 from target_attentive.sinks import Item, RecordCheck, json_safe
 from target_attentive.validation import validate_payload
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_gc_callbacks_left_behind() -> Iterator[None]:
+    """hypothesis times garbage collections with a gc callback that allocates after each
+    one; tests of the target's collector (test_sender.py) count allocations, so the
+    callback goes when these tests are done."""
+    before = list(gc.callbacks)
+    yield
+    gc.callbacks[:] = before
+    junkdrawer._gc_initialized = False
+
 
 STREAM_SCHEMA: dict[str, Any] = {
     "type": "object",

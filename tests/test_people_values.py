@@ -9,6 +9,7 @@ import pytest
 from target_attentive.custom_types import AttributeTypes, convert, schema_kind, value_kind
 from target_attentive.mapping import compile_mapping, phone_region
 from target_attentive.normalize import Invalid, to_number, to_text
+from target_attentive.settings import Settings, check_settings
 
 
 @pytest.mark.parametrize(
@@ -125,3 +126,18 @@ def test_numbers_beyond_64_bits_become_the_nearest_double_or_are_refused() -> No
     assert to_text(Decimal("1E+20")) == "100000000000000000000"
     with pytest.raises(Invalid):
         to_text(Decimal("1E+999999999"))
+
+
+def test_the_new_settings_are_checked_and_default_to_omit() -> None:
+    assert check_settings({"dry_run": True}) == []
+    assert Settings.from_config({}).invalid_fields == "omit"
+    assert Settings.from_config({}).shared_identifiers == "omit"
+    errors = check_settings({"dry_run": True, "invalid_fields": "drop", "shared_identifiers": 1})
+    assert errors == [
+        "invalid_fields: 'drop' is not a choice; use omit or reject",
+        "shared_identifiers: 1 is not a choice; use omit or send",
+    ]
+    bad = {"dry_run": True, "mapping": {"phone_region": ["", 3]}}
+    assert check_settings(bad) == [
+        "mapping.phone_region: must name a source field (text) or a list of them"
+    ]
