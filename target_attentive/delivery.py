@@ -327,11 +327,10 @@ class Delivery:
     # Planning is CPU work and runs where the batch was read; sending runs in the sending
     # process (sender.py), which leaves this process's GIL to reading the next batch.
 
-    def send(self, people: list[Person], stream: str, reject: Reject) -> list[Person]:
-        """Send planned people; returns those accepted. Raises when a batch cannot settle,
-        after counting (and the sender recording) everyone Attentive answered before that."""
+    def submit(self, people: list[Person], stream: str) -> int | None:
+        """Hand a batch to the sending process, in the order batches are read; its number."""
         if not people:
-            return []
+            return None
         assert self.sender is not None
         bulk = self.settings.mode == "bulk"  # a refusal found later names its record
         outgoing = [
@@ -344,7 +343,17 @@ class Delivery:
             )
             for p in people
         ]
-        sent = self.sender.send(outgoing, stream, self.stop, self._progress)
+        return self.sender.submit(outgoing, stream)
+
+    def settle(
+        self, batch: int | None, people: list[Person], stream: str, reject: Reject
+    ) -> list[Person]:
+        """Wait for a submitted batch; returns those accepted. Raises when it cannot settle,
+        after counting (and the sender recording) everyone Attentive answered before that."""
+        if batch is None:
+            return []
+        assert self.sender is not None
+        sent = self.sender.wait(batch, self.stop, self._progress)
         self.job_ids.update(sent.job_ids)
         for refusal in sent.refused:
             self.note_refusal(people[refusal.index], refusal.message)

@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import typing as t
@@ -28,9 +29,16 @@ class InputReader(SingerReader):
         super().__init__()
         self.line_number = 0
         self.blank_lines = 0
+        # Around the wait for the next line; the target makes it where a stop may interrupt.
+        self.waiting: t.Callable[[], t.ContextManager[None]] = contextlib.nullcontext
 
     def _numbered(self, lines: t.Iterable[str]) -> Iterator[str]:
-        for line in lines:
+        source = iter(lines)
+        while True:
+            with self.waiting():  # the tap may be silent for a while: a signal may cut in
+                line = next(source, None)
+            if line is None:
+                return
             self.line_number += 1
             if line.strip():
                 yield line

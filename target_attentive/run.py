@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -16,6 +18,7 @@ from target_attentive.jsonl import LinesFile
 from target_attentive.mapping import Mapping, compile_mapping
 from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally, render
+from target_attentive.sender import BATCHES_AT_ONCE as WINDOW
 from target_attentive.settings import Settings
 
 WriteState = Callable[[dict], None]
@@ -58,9 +61,10 @@ class Run:
         self._finished = False
         self.stopping = False  # a signal or a failure: nothing new is sent
         self.signalled = 0  # the signal that stopped the run
+        self._waiting = False  # the reading thread is waiting (see `interruptible`)
         self.collector = Collector()  # the cyclic GC, paused during the load (collector.py)
-        self._pipeline = ThreadPoolExecutor(1, thread_name_prefix="batch")
-        self._in_flight: Future | None = None
+        self._pipeline = ThreadPoolExecutor(WINDOW, thread_name_prefix="batch")
+        self._in_flight: deque[Future] = deque()  # oldest first
         self.ledger = open_ledger(settings) if settings.ledger_enabled else None
         self.delivery = Delivery(settings, self.tally, self.ledger, logger)
         if self.ledger is not None and self.subscriptions_enabled:
@@ -103,14 +107,23 @@ class Run:
         return self._mappings[stream]
 
     def send(self, items: list[Any], stream: str, reject: Any, hold: Hold) -> None:
-        """Plan a batch here, then send it in the background once the previous one settled.
+        """Plan a batch here, then hand it to the sending process behind the ones out.
 
         Planning is CPU work: done in the background it would only compete with reading
-        for the interpreter lock. Sending is mostly waiting, which overlaps well.
+        for the interpreter lock. Up to `WINDOW` batches are out at once, so the requests
+        of the next batch start while the last ones of the previous batch are answered (a
+        slow request holds its own slot, not the pipeline); they settle in order for state
+        through the checkpoint keeper, and one person's requests stay in order (gate.py).
         """
         people = self.delivery.plan(items, stream, reject)
-        self.wait()
-        self._in_flight = self._pipeline.submit(self._deliver, people, stream, reject, hold)
+        while len(self._in_flight) >= WINDOW:
+            with self.interruptible():
+                self._in_flight[0].result()  # the oldest; its failure becomes the caller's
+            self._in_flight.popleft()
+        self.check()
+        batch = self.delivery.submit(people, stream)  # here: batches leave in read order
+        future = self._pipeline.submit(self._deliver, batch, people, stream, reject, hold)
+        self._in_flight.append(future)
 
     def write(self, items: list[Any], stream: str, reject: Any, hold: Hold) -> None:
         """A dry run's batch: planned exactly like a run's, written to the dry-run file."""
@@ -123,35 +136,55 @@ class Run:
             self.tally.add("written", len(person.group.items))
         self.keeper.settle(hold)
 
-    def _deliver(self, people: list[Any], stream: str, reject: Any, hold: Hold) -> None:
-        self.delivery.send(people, stream, reject)
+    def _deliver(
+        self, batch: int | None, people: list[Any], stream: str, reject: Any, hold: Hold
+    ) -> None:
+        self.delivery.settle(batch, people, stream, reject)
         self.keeper.settle(hold)  # in this thread: the state line goes out at once
 
     def check(self) -> None:
         """Raise here what stopped the run: a signal, or a failed batch in the background."""
         if self.signalled:
             raise Stopped(self.signalled)
-        future = self._in_flight
-        if future is not None and future.done():
-            future.result()
+        for future in list(self._in_flight):
+            if future.done():
+                future.result()
 
     def wait(self) -> None:
-        """Wait for the batch in the background; its failure becomes the caller's."""
-        future = self._in_flight
-        if future is not None:
+        """Wait for the batches in the background, oldest first; a failure is the caller's."""
+        while self._in_flight:
             try:
-                future.result()
+                with self.interruptible():
+                    self._in_flight[0].result()
             except Exception:
                 self.check()  # the batch stopped because of a signal: say so
                 raise
-            self._in_flight = None
+            self._in_flight.popleft()
         self.check()
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """Where the reading thread only waits (for input, for a batch), a signal may raise
+        `Stopped` at once; elsewhere it only sets the stop, and the next `check` raises.
+
+        An exception raised by a signal handler lands wherever the thread happens to be:
+        inside a ledger transaction, or in a finalizer, where Python drops it.
+        """
+        self._waiting = True
+        try:
+            yield
+        finally:
+            self._waiting = False
+
+    @property
+    def waiting(self) -> bool:
+        return self._waiting
 
     def stop(self, signum: int = 0) -> None:
         """Send nothing new: requests already out finish, their batch then fails.
 
-        After a signal, every later `check` raises `Stopped`: the signal handler raises it
-        too, but an exception raised in a handler that interrupts a finalizer is lost.
+        After a signal, every later `check` raises `Stopped` (the handler itself raises it
+        only where the reading thread waits: `interruptible`).
         """
         self.stopping = True
         self.signalled = self.signalled or signum
@@ -160,12 +193,12 @@ class Run:
     def abort(self) -> None:
         """After a signal or a failure: stop, let what is out finish, write what settled."""
         self.stop()
-        future = self._in_flight
-        if future is not None:
+        while self._in_flight:
+            future = self._in_flight.popleft()
             try:
                 future.result()
             except BaseException as exc:  # the batch stopped too: its records stay unsettled
-                self.logger.warning("The batch being delivered stopped: %s", exc)
+                self.logger.warning("A batch being delivered stopped: %s", exc)
         self.keeper.flush()
 
     @property
@@ -223,7 +256,7 @@ class Run:
         if self._finished:
             return
         self._finished = True
-        if self._in_flight is not None and not self._in_flight.done():
+        if any(not future.done() for future in self._in_flight):
             self.abort()  # the run failed with a batch in flight: it stops, unsettled
         self._pipeline.shutdown(wait=True)
         self.delivery.close()

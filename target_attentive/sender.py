@@ -46,7 +46,7 @@ from target_attentive import masking
 from target_attentive.collector import Collector
 from target_attentive.jsonl import dumps
 from target_attentive.report import Tally
-from target_attentive.sending import Outgoing, Sending, Sent
+from target_attentive.sending import Outgoing, Sending, Sent, Started
 from target_attentive.settings import Settings
 
 _HEADER = struct.Struct(">I")
@@ -105,7 +105,7 @@ class SenderProcess:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._to_child = self._proc.stdin
         self._write_lock = threading.Lock()
-        self._waiting: dict[int, queue.Queue[dict[str, Any] | None]] = {}
+        self._answers: dict[int, queue.Queue[dict[str, Any] | None]] = {}  # batch -> its answer
         self._ids = itertools.count(1)
         self._dead = False
         self._lock = threading.Lock()
@@ -126,34 +126,46 @@ class SenderProcess:
                 self.tally.request(what, count)
             if frame["kind"] == "sent":
                 with self._lock:
-                    waiting = self._waiting.pop(frame["batch"], None)
-                if waiting is not None:
-                    waiting.put(frame)
+                    answer = self._answers.get(frame["batch"])
+                if answer is not None:
+                    answer.put(frame)
         with self._lock:
             self._dead = True
-            for waiting in self._waiting.values():
-                waiting.put(None)
-            self._waiting.clear()
+            for answer in self._answers.values():
+                answer.put(None)
 
-    def send(
-        self,
-        people: list[Outgoing],
-        stream: str,
-        stop: threading.Event,
-        waiting: Callable[[], None],
-    ) -> Sent:
-        """Hand a batch over and wait for its outcome; `waiting` runs while it is out."""
+    def submit(self, people: list[Outgoing], stream: str) -> int:
+        """Hand a batch over (batches reach the child in the order submitted); its id."""
         batch = next(self._ids)
-        answer: queue.Queue[dict[str, Any] | None] = queue.Queue()
         with self._lock:
             if self._dead:
                 raise SenderDied(self._died())
-            self._waiting[batch] = answer
+            self._answers[batch] = queue.Queue()
         wire = [p.to_wire() for p in people]
         try:
             self._write({"kind": "batch", "batch": batch, "stream": stream, "people": wire})
         except (BrokenPipeError, ValueError) as exc:
             raise SenderDied(self._died()) from exc
+        return batch
+
+    def wait(self, batch: int, stop: threading.Event, waiting: Callable[[], None]) -> Sent:
+        """The outcome of a submitted batch; `waiting` runs while it is out."""
+        with self._lock:
+            answer = self._answers.get(batch)
+        if answer is None:
+            raise SenderDied(self._died())
+        try:
+            return self._await(answer, stop, waiting)
+        finally:
+            with self._lock:
+                self._answers.pop(batch, None)
+
+    def _await(
+        self,
+        answer: queue.Queue[dict[str, Any] | None],
+        stop: threading.Event,
+        waiting: Callable[[], None],
+    ) -> Sent:
         stop_forwarded = False
         while True:
             if stop.is_set() and not stop_forwarded:
@@ -267,10 +279,9 @@ def main() -> None:
 
     threading.Thread(target=report_counts, name="counts", daemon=True).start()
 
-    def send_batch(frame: dict[str, Any]) -> None:
-        people = [Outgoing.from_wire(wire) for wire in frame["people"]]
+    def send_batch(frame: dict[str, Any], started: Started) -> None:
         try:
-            sent = sending.send(people, frame["stream"])
+            sent = sending.finish(started)
         except Exception as exc:
             sent = Sent(error=type(exc).__name__, message=str(exc))
         with contextlib.suppress(BrokenPipeError):
@@ -283,7 +294,9 @@ def main() -> None:
     with Collector(every=COLLECT_EVERY_BATCHES) as collector:
         try:
             while (frame := batches.get()) is not None:
-                workers.submit(send_batch, frame)
+                people = [Outgoing.from_wire(wire) for wire in frame["people"]]
+                started = sending.start(people, frame["stream"])  # in the order they arrive
+                workers.submit(send_batch, frame, started)
                 collector.tick()
         finally:
             workers.shutdown(wait=True)

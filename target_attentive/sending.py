@@ -19,14 +19,16 @@ the batch.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from target_attentive.client import Answer, AttentiveClient, FatalAPIError
+from target_attentive.gate import PersonGate
 from target_attentive.jsonl import dumps
 from target_attentive.ledger.records import JobRecord
 from target_attentive.outgoing import (
@@ -81,6 +83,16 @@ class UnitResult:
     error: BaseException | None = None
 
 
+@dataclass
+class Started:
+    """A batch whose requests are queued: what `Sending.finish` waits for and records."""
+
+    batch: int
+    people: list[Outgoing]
+    stream: str
+    futures: set[Future]
+
+
 class MissingJobId(FatalAPIError):
     """A bulk request answered 202 without the id of the job it became."""
 
@@ -103,21 +115,43 @@ class Sending:
         self.bulk = settings.mode == "bulk"
         self.bulk_size = settings.bulk_batch_size
         self.stop = threading.Event()
+        self.gate = PersonGate()  # batches overlap: one person's requests stay in order
+        self._batches = itertools.count(1)
         self.client = api_client(settings, tally, logger, self.stop)
         self._pool = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="attentive")
 
+    def start(self, people: list[Outgoing], stream: str) -> Started:
+        """Queue a batch's requests behind those of the batches before it.
+
+        Called in the order batches arrive: the requests of one batch all queue before
+        those of the next, so batches finish in order while overlapping at their ends,
+        and one person's requests keep their batches' order (gate.py).
+        """
+        batch = next(self._batches)
+        self.gate.register(batch, (p.key for p in people))
+        indexed = list(enumerate(people))
+        size = self.bulk_size if self.bulk else 1
+        units = [indexed[i : i + size] for i in range(0, len(indexed), size)]
+        futures = {self._pool.submit(self._send_unit, unit, batch) for unit in units}
+        return Started(batch, people, stream, futures)
+
     def send(self, people: list[Outgoing], stream: str) -> Sent:
-        """Send a batch; returns when every person is answered, or when the batch failed.
+        """Send a batch and wait for it (`start`, then `finish`)."""
+        return self.finish(self.start(people, stream))
+
+    def finish(self, started: Started) -> Sent:
+        """Returns when every person is answered, or when the batch failed.
 
         On the first failure (retries exhausted, a fatal answer, a stop) nothing new is
         sent; requests already out finish, and what they got is recorded and returned.
         """
-        if not people:
-            return Sent()
-        indexed = list(enumerate(people))
-        size = self.bulk_size if self.bulk else 1
-        units = [indexed[i : i + size] for i in range(0, len(indexed), size)]
-        pending = {self._pool.submit(self._send_unit, unit) for unit in units}
+        try:
+            return self._collect(started)
+        finally:  # the people of requests never sent too
+            self.gate.release(started.batch, (p.key for p in started.people))
+
+    def _collect(self, started: Started) -> Sent:
+        pending = started.futures
         results: list[UnitResult] = []
         error: BaseException | None = None
         while pending:
@@ -132,7 +166,7 @@ class Sending:
                     self.stop.set()
                     for other in pending:
                         other.cancel()
-        sent = self._record(results, stream)
+        sent = self._record(results, started.stream)
         if error is not None:
             sent.error, sent.message = type(error).__name__, str(error)
         return sent
@@ -178,14 +212,18 @@ class Sending:
             self.tally.request("optins_submitted", len(submitted))
         return sent
 
-    def _send_unit(self, unit: list[tuple[int, Outgoing]]) -> UnitResult:
+    def _send_unit(self, unit: list[tuple[int, Outgoing]], batch: int) -> UnitResult:
         """One person (single mode) or up to bulk_batch_size (bulk mode); never raises."""
         leaves: list[Leaf] = []
+        keys = [p.key for _, p in unit]
+        self.gate.wait_turn(batch, keys, self.stop)
         try:
             self._claim([p for _, p in unit])
             self._post_split(unit, leaves)
         except Exception as exc:
             return UnitResult(leaves, exc)
+        finally:
+            self.gate.release(batch, keys)
         return UnitResult(leaves)
 
     def _post_split(self, unit: list[tuple[int, Outgoing]], leaves: list[Leaf]) -> None:

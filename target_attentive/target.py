@@ -57,6 +57,7 @@ class TargetAttentive(Target):
         self.settings = Settings.from_config(self.config)
         masking.install((self.settings.api_key or "",))
         self.run = Run(self.settings, self.logger, self._print_state)
+        self.message_reader.waiting = self.run.interruptible  # type: ignore[attr-defined]
         self._MAX_RECORD_AGE_IN_MINUTES = self.settings.checkpoint_interval_seconds / 60
         # Sinks drain one after the other: delivery is concurrent already.
         self.max_parallelism = 1
@@ -80,6 +81,7 @@ class TargetAttentive(Target):
     def _process_state_message(self, message_dict: dict) -> None:
         """Private in the SDK; overridden to hand every STATE to the checkpoint keeper."""
         super()._process_state_message(message_dict)
+        self.run.check()
         if message_dict["value"]:  # an empty state would reset the tap's bookmarks
             self.run.keeper.state(message_dict["value"])
 
@@ -147,7 +149,8 @@ class TargetAttentive(Target):
             signum,
         )
         self.run.stop(signum)
-        raise Stopped(signum)
+        if self.run.waiting:  # blocked on input or on a batch: unwind now
+            raise Stopped(signum)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ from target_attentive.settings import Settings
 
 
 class InlineSender:
-    """Same surface as `SenderProcess`: `send` batches (several at once), then `close`."""
+    """Same surface as `SenderProcess`: `submit` batches in order, `wait` for each, `close`."""
 
     def __init__(self, settings: Settings, logger: logging.Logger, tally: Tally) -> None:
         self._settings = settings
@@ -33,6 +33,7 @@ class InlineSender:
         self._sending: Sending | None = None
         self._ledger: Any = None
         self._lock = threading.Lock()
+        self._futures: dict[int, Future] = {}
         self._pool = ThreadPoolExecutor(BATCHES_AT_ONCE, thread_name_prefix="inline-sender")
 
     def _start(self) -> Sending:
@@ -48,19 +49,19 @@ class InlineSender:
             self._sending = Sending(self._settings, self._tally, self._ledger, self._logger)
         return self._sending
 
-    def send(
-        self,
-        people: list[Outgoing],
-        stream: str,
-        stop: threading.Event,
-        waiting: Callable[[], None],
-    ) -> Sent:
+    def submit(self, people: list[Outgoing], stream: str) -> int:
         sending = self._start()
         wire = orjson.loads(dumps([p.to_wire() for p in people]))
-        future = self._pool.submit(sending.send, [Outgoing.from_wire(w) for w in wire], stream)
+        batch_people = [Outgoing.from_wire(w) for w in wire]
+        started = sending.start(batch_people, stream)  # in submission order, as the child does
+        self._futures[started.batch] = self._pool.submit(sending.finish, started)
+        return started.batch
+
+    def wait(self, batch: int, stop: threading.Event, waiting: Callable[[], None]) -> Sent:
+        future = self._futures.pop(batch)
         while not future.done():
             if stop.is_set():
-                sending.stop.set()
+                self._start().stop.set()
             waiting()
             threading.Event().wait(0.02)
         try:

@@ -229,9 +229,6 @@ def run_in_process(config: dict, text: str, stop_after: float | None) -> list[di
     return [json.loads(line) for line in stdout.getvalue().splitlines() if line.strip()]
 
 
-# A signal that lands while a finalizer runs (SQLAlchemy has weakref callbacks) raises
-# there and Python drops the exception; the run still stops (Run.check raises again).
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("seed", seeds(CASES, 1000))
 def test_state_never_ahead_in_process(
     seed: int, shared_sandbox: SandboxProcess, tmp_path: Path, monkeypatch
