@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import phonenumbers
@@ -74,6 +75,11 @@ class Mapping:
     @property
     def fields(self) -> tuple[Field, ...]:
         return self.identifiers + self.custom_identifiers + self.attributes + self.custom_attributes
+
+    @cached_property
+    def targets(self) -> tuple[tuple[Field, tuple[str, ...]], ...]:
+        """Each field with where it lands in the payload, worked out once."""
+        return tuple((field, payload_path(field)) for field in self.fields)
 
     @property
     def source_fields(self) -> frozenset[str]:
@@ -296,12 +302,11 @@ def map_record(
     identifiers: dict[str, Any] = {}
     custom_ids: list[dict[str, Any]] = []
     attributes: dict[str, Any] = {}
-    for field in mapping.fields:
+    for field, path in mapping.targets:
         source, value = _pick(record, field.sources)
         if source is None:
             continue
-        path = payload_path(field)
-        top = source.split(".")[0]
+        top = source.split(".")[0] if broken else source
         if top in broken:
             message = (
                 f"source field {top!r} does not match the stream's schema (rule "

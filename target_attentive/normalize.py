@@ -292,6 +292,9 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_IDENTIFIER_CONVERTERS = tuple((spec.name, spec.convert) for spec in IDENTIFIERS)
+
+
 def normalize_payload(payload: dict, region: str) -> tuple[dict, list[Problem]]:
     """Normalise a mapped payload in place; return it with the problems found.
 
@@ -323,15 +326,14 @@ def normalize_payload(payload: dict, region: str) -> tuple[dict, list[Problem]]:
 
 
 def _normalize_identifiers(ids: dict, region: str, problems: list[Problem]) -> None:
-    for spec in IDENTIFIERS:
-        key = spec.name
+    for key, convert in _IDENTIFIER_CONVERTERS:
         if key not in ids:
             continue
         where = ("identifiers", key)
-        if spec.convert == "phone":
+        if convert == "phone":
             _convert(ids, key, lambda v: normalize_phone(v, region), where, problems)
         else:
-            _convert(ids, key, CONVERTERS[spec.convert], where, problems)
+            _convert(ids, key, CONVERTERS[convert], where, problems)
     custom = ids.get(CUSTOM_IDENTIFIERS)
     if isinstance(custom, list):
         kept = []

@@ -114,8 +114,9 @@ def _type_custom(payload: dict, plan: RecordPlan, decided: dict[str, str]) -> li
             problems.append(Problem(where, str(exc), path))
             continue
         decided[name] = kind
-    _prune(payload, ("attributes", CUSTOM_ATTRIBUTES))
-    _prune(payload, ("attributes",))
+    if problems:
+        _prune(payload, ("attributes", CUSTOM_ATTRIBUTES))
+        _prune(payload, ("attributes",))
     return problems
 
 
