@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-FLOOR_SECONDS = 1.0
+FLOOR_SECONDS = 0.5
 MARGIN = 4.0
 MIN_SAMPLES = 32
 WINDOW = 512

@@ -16,11 +16,11 @@ import threading
 import time
 from typing import Any
 
-HEADROOM = 0.98  # pace a little under the limit: the two clocks are not aligned
+HEADROOM = 0.99  # pace a little under the limit: the two clocks are not aligned
 
 
 def pace_for(limit: float) -> float:
-    """Requests a second for a limit: 2% under it, and at least half a request under."""
+    """Requests a second for a limit: 1% under it, and at least half a request under."""
     return max(min(limit * HEADROOM, limit - 0.5), limit * 0.5)
 
 
