@@ -19,9 +19,10 @@ from typing import Any
 
 from target_attentive.custom_types import AttributeTypes, convert
 from target_attentive.fields import CHANNEL_IDENTIFIER, CUSTOM_ATTRIBUTES, CUSTOM_IDENTIFIERS
-from target_attentive.mapping import Mapping, map_record, phone_region
+from target_attentive.mapping import Mapping
 from target_attentive.normalize import Invalid, normalize_payload
 from target_attentive.problems import Path, Problem
+from target_attentive.reading import map_record, phone_region
 from target_attentive.validation import NO_IDENTIFIER, validate_payload
 
 # Each pass takes out at least one field; a payload has few levels, so this is never reached

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 Path = tuple["str | int", ...]
 
 
+class Invalid(ValueError):
+    """A value that cannot be brought into Attentive's form; the message says what to change."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why a field (or a whole record) cannot be sent, and what to do about it.

@@ -6,7 +6,7 @@ import copy
 import json
 from importlib.resources import files
 
-from target_attentive import fields, keys, mapping, normalize, validation
+from target_attentive import fields, keys, mapping, normalize, reading, validation
 
 
 def test_the_table_is_read_from_the_schema() -> None:
@@ -48,6 +48,6 @@ def test_a_field_added_to_the_schema_reaches_mapping_and_normalising(monkeypatch
     monkeypatch.setitem(normalize.ATTRIBUTE_BY_PATH, ("location", "floor"), extra)
     monkeypatch.setitem(mapping.ATTRIBUTE_BY_PATH, ("location", "floor"), extra)
     compiled = mapping.compile_mapping({"attributes": {"location.floor": "floor"}})
-    payload = mapping.build_payload({"floor": "3"}, compiled)
+    payload = reading.build_payload({"floor": "3"}, compiled)
     payload, problems = normalize.normalize_payload(payload, "US")
     assert problems == [] and payload["attributes"] == {"location": {"floor": 3}}

@@ -12,11 +12,10 @@ from target_attentive.mapping import (
     MAX_CUSTOM_ATTRIBUTES,
     Mapping,
     MappingError,
-    build_payload,
     compile_mapping,
-    map_record,
 )
 from target_attentive.normalize import Invalid, normalize_payload
+from target_attentive.reading import build_payload, map_record
 from target_attentive.validation import validate_payload
 
 DESIGN_MAPPING = {

@@ -24,8 +24,9 @@ from target_attentive.coalesce import group_people
 from target_attentive.custom_types import AttributeTypes, schema_kind
 from target_attentive.jsonl import dumps
 from target_attentive.keys import payload_hash, person_key
-from target_attentive.mapping import compile_mapping, map_record
+from target_attentive.mapping import compile_mapping
 from target_attentive.people import Prepared, RecordPlan, prepare
+from target_attentive.reading import map_record
 from target_attentive.sinks import Item, RecordCheck, json_safe
 from target_attentive.validation import validate_payload
 

@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 
 from target_attentive.custom_types import AttributeTypes, convert, schema_kind, value_kind
-from target_attentive.mapping import compile_mapping, phone_region
+from target_attentive.mapping import compile_mapping
 from target_attentive.normalize import Invalid, to_number, to_text
+from target_attentive.reading import phone_region
 from target_attentive.settings import Settings, check_settings
 
 
