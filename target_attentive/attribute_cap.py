@@ -76,6 +76,8 @@ class AttributeCap:
     def planned(self, payloads: Iterable[dict]) -> None:
         """A batch carrying these payloads is on its way."""
         with self._lock:
+            if not self._unconfirmed:  # the usual case once the first batch is accepted
+                return
             carried = set().union(*(custom_names(p) for p in payloads)) & self._unconfirmed
             self._carrying.update(carried)
 
@@ -83,6 +85,8 @@ class AttributeCap:
         """A batch settled: confirm the names an accepted payload carried; release this
         run's claims that no batch on its way carries and none accepted."""
         with self._lock:
+            if not self._unconfirmed:
+                return
             carried = set().union(*(custom_names(p) for p in sent)) & self._unconfirmed
             if not carried:
                 return

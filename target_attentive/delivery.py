@@ -288,15 +288,19 @@ class Delivery:
                 if name not in types and name not in cap.over:
                     new.setdefault(name, infer_type(value))
             kept.append(person)
+        if not new and not cap.over:
+            cap.planned(p.payload for p in kept)
+            return kept
         if new:
             cap.claim(new)
         survivors = []
         for person in kept:
             custom = person.payload.get("attributes", {}).get("custom", {})
-            problems = problems_of(custom)  # another run may have fixed a type first
-            if problems:
-                self._reject_all(person, problems, reject)
-                continue
+            if new.keys() & custom.keys():  # another run may have fixed a type first
+                problems = problems_of(custom)
+                if problems:
+                    self._reject_all(person, problems, reject)
+                    continue
             over = [name for name in custom if name in cap.over]
             if over:
                 attributes = dict(person.payload["attributes"])
@@ -332,7 +336,8 @@ class Delivery:
         if not people:
             return None
         assert self.sender is not None
-        bulk = self.settings.mode == "bulk"  # a refusal found later names its record
+        # In bulk mode a refusal found later (by reconciling, with the ledger) names its record.
+        bulk = self.settings.mode == "bulk" and self.ledger is not None
         outgoing = [
             Outgoing(
                 p.key,

@@ -188,6 +188,8 @@ class Sending:
             accepted += [(p.key, p.digest) for _, p in leaf.unit]
             job_id = job_id_of(answer)
             if self.bulk and job_id:
+                sent.job_ids.append(job_id)
+            if self.bulk and job_id and self.ledger is not None:
                 people = [p for _, p in leaf.unit]
                 records.append(
                     JobRecord(
@@ -200,14 +202,13 @@ class Sending:
                 if not answer.optins_in_doubt:
                     submitted += [c for p in people for c in p.claims]
         sent.accepted.sort()
-        sent.job_ids = [r.job_id for r in records]
         if self.ledger is not None and accepted:
             if self.bulk:
                 self.ledger.record_bulk(records, accepted, submitted)
             else:
                 self.ledger.record_accepted(accepted)
-        if records:
-            self.tally.request("bulk_jobs", len(records))
+        if sent.job_ids:
+            self.tally.request("bulk_jobs", len(sent.job_ids))
         if submitted:
             self.tally.request("optins_submitted", len(submitted))
         return sent
