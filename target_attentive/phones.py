@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import phonenumbers
-
+from target_attentive.phonelib import phonenumbers
 from target_attentive.problems import Invalid
 
 # Letters in a phone field are never a person's number: phonenumbers would read the
@@ -54,7 +53,7 @@ def _parse_valid(text: str, region: str) -> tuple[str | None, str]:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), ""
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # repeats within a load are near each other; memory stays flat
 def e164(text: str, region: str, bare_digits: bool = False) -> str:
     """Read one phone text; `bare_digits` for numbers that came as integers.
 

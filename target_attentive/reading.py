@@ -11,11 +11,10 @@ import json
 from collections.abc import Mapping as MappingABC
 from typing import Any
 
-import phonenumbers
-
 from target_attentive.fields import CUSTOM_IDENTIFIERS
 from target_attentive.mapping import PAYLOAD_PARTS, Mapping
 from target_attentive.normalize import Invalid, is_truthy
+from target_attentive.phonelib import phonenumbers
 from target_attentive.problems import Problem
 
 

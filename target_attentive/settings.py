@@ -12,7 +12,6 @@ from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, fields
 from typing import Any
 
-import phonenumbers
 import requests
 from requests.models import PreparedRequest
 from urllib3.exceptions import LocationParseError
@@ -20,6 +19,7 @@ from urllib3.util import Url, parse_url
 
 from target_attentive.config_schema import CONFIG_SCHEMA, DEFAULT_API_URL
 from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES, MappingError, compile_mapping
+from target_attentive.phonelib import phonenumbers
 
 MAX_BULK_BATCH = 256
 CUSTOM_TYPES = ("string", "number", "boolean", "date", "enum")
