@@ -16,6 +16,7 @@ from target_attentive.delivery import Delivery
 from target_attentive.jobs import reconcile
 from target_attentive.jsonl import LinesFile
 from target_attentive.mapping import Mapping, compile_mapping
+from target_attentive.reader import WaitFlag
 from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally, render
 from target_attentive.sender import BATCHES_AT_ONCE as WINDOW
@@ -61,7 +62,7 @@ class Run:
         self._finished = False
         self.stopping = False  # a signal or a failure: nothing new is sent
         self.signalled = 0  # the signal that stopped the run
-        self._waiting = False  # the reading thread is waiting (see `interruptible`)
+        self.waits = WaitFlag()  # the reading thread is only waiting (see `interruptible`)
         self.collector = Collector()  # the cyclic GC, paused during the load (collector.py)
         self._pipeline = ThreadPoolExecutor(WINDOW, thread_name_prefix="batch")
         self._in_flight: deque[Future] = deque()  # oldest first
@@ -170,15 +171,15 @@ class Run:
         An exception raised by a signal handler lands wherever the thread happens to be:
         inside a ledger transaction, or in a finalizer, where Python drops it.
         """
-        self._waiting = True
+        self.waits.now = True
         try:
             yield
         finally:
-            self._waiting = False
+            self.waits.now = False
 
     @property
     def waiting(self) -> bool:
-        return self._waiting
+        return self.waits.now
 
     def stop(self, signum: int = 0) -> None:
         """Send nothing new: requests already out finish, their batch then fails.

@@ -57,7 +57,7 @@ class TargetAttentive(Target):
         self.settings = Settings.from_config(self.config)
         masking.install((self.settings.api_key or "",))
         self.run = Run(self.settings, self.logger, self._print_state)
-        self.message_reader.waiting = self.run.interruptible  # type: ignore[attr-defined]
+        self.message_reader.waiting = self.run.waits  # type: ignore[attr-defined]
         self._MAX_RECORD_AGE_IN_MINUTES = self.settings.checkpoint_interval_seconds / 60
         # Sinks drain one after the other: delivery is concurrent already.
         self.max_parallelism = 1
