@@ -15,9 +15,25 @@ import orjson
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return _decimal(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
+    return str(value)
+
+
+def _decimal(value: Decimal) -> Any:
+    """A JSON number where one fits; the digits as text where none does.
+
+    `int(Decimal("1E+999999999"))` would build a billion-digit integer (minutes of CPU), and
+    orjson takes integers of 64 bits only: a record line keeps such a number as text.
+    """
+    if not value.is_finite():
+        return str(value)
+    exponent = value.adjusted()
+    if value == value.to_integral_value() and exponent < 18:
+        return int(value)
+    if -300 < exponent < 300:
+        return float(value)
     return str(value)
 
 

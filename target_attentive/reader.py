@@ -12,13 +12,22 @@ import json
 import logging
 import typing as t
 from collections.abc import Iterator
+from decimal import Decimal
 
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
-from singer_sdk.singerlib.json import deserialize_json
 from typing_extensions import override
 
 logger = logging.getLogger("target-attentive")
+
+
+# Python refuses to turn more digits than this into an int (CVE-2020-10735); singer-sdk's
+# reader then fails the run. Such a number is read as a Decimal: a value, not a crash.
+_INT_DIGITS = 4000
+
+
+def _integer(digits: str) -> int | Decimal:
+    return int(digits) if len(digits) < _INT_DIGITS else Decimal(digits)
 
 
 class WaitFlag:
@@ -74,7 +83,7 @@ class InputReader(SingerReader):
     @override
     def deserialize_json(self, line: str) -> dict:
         try:
-            message = deserialize_json(line)
+            message = json.loads(line, parse_float=Decimal, parse_int=_integer)
         except json.JSONDecodeError as exc:
             raise InvalidInputLine(
                 f"input line {self.line_number} is not JSON ({exc.msg}, column {exc.colno}); "
