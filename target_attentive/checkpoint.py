@@ -52,7 +52,6 @@ class CheckpointKeeper:
         self._open: set[Hold] = set()
         self._states: deque[tuple[int, dict]] = deque()
         self.written: dict | None = None
-        self.lines_written = 0
 
     @property
     def position(self) -> int:
@@ -60,10 +59,13 @@ class CheckpointKeeper:
         return self._read
 
     def record_read(self) -> int:
-        """Count one record read; returns its position (1-based)."""
-        with self._lock:
-            self._read += 1
-            return self._read
+        """Count one record read; returns its position (1-based).
+
+        No lock: only the reading thread counts, and it also holds and offers states;
+        other threads only read the count, an atomic int under the GIL.
+        """
+        self._read += 1
+        return self._read
 
     def hold(self) -> Hold:
         """Hold the record just read (and the later ones of its batch) until `settle`."""
@@ -103,12 +105,5 @@ class CheckpointKeeper:
                 self._make_durable()
                 self._write(newest)
                 self.written = newest
-                self.lines_written += 1
             for _ in range(covered):
                 self._states.popleft()
-
-    @property
-    def open_holds(self) -> int:
-        """Batches holding records back (for tests and the report)."""
-        with self._lock:
-            return len(self._open)

@@ -41,7 +41,8 @@ def validate_payload(payload: dict) -> list[Problem]:
     return problems
 
 
-def _path(parts: list[Any]) -> str:
+def json_path(parts: list[Any]) -> str:
+    """`identifiers.customIdentifiers[0].key`: where in a payload an error points."""
     text = ""
     for part in parts:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -64,7 +65,7 @@ def _explain(error: Any) -> list[Problem]:
     """Words for one jsonschema-rs error; built from the error's fields, never its message,
     which quotes the value."""
     path = tuple(error.instance_path)
-    problems = _words(error, _path(list(path)))
+    problems = _words(error, json_path(list(path)))
     if type(error.kind).__name__ == "AdditionalProperties":
         return [
             Problem(p.field, p.message, (*path, key))

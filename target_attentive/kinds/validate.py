@@ -17,6 +17,7 @@ import jsonschema_rs
 from target_attentive.kinds.rules import custom_event_rules, ecommerce_rules, unsubscribe_rules
 from target_attentive.kinds.shapes import CUSTOM_EVENT, ECOMMERCE_KINDS, UNSUBSCRIBE
 from target_attentive.problems import Problem
+from target_attentive.validation import json_path
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -90,15 +91,8 @@ def _schema_problems(name: str, payload: Any) -> list[Problem]:
     return problems
 
 
-def _path(parts: list[Any]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def _explain(schema: str, error: Any) -> list[Problem]:
-    where = _path(list(error.instance_path))
+    where = json_path(list(error.instance_path))
     kind = error.kind
     name = type(kind).__name__
     last = where.rsplit(".", 1)[-1]
