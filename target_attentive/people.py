@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from target_attentive.custom_types import AttributeTypes, convert
 from target_attentive.fields import CHANNEL_IDENTIFIER, CUSTOM_ATTRIBUTES, CUSTOM_IDENTIFIERS
 from target_attentive.mapping import Mapping
 from target_attentive.normalize import Invalid, normalize_payload
+from target_attentive.onepass import OnePass
 from target_attentive.problems import Path, Problem
 from target_attentive.reading import map_record, phone_region
 from target_attentive.validation import NO_IDENTIFIER, validate_payload
@@ -39,6 +41,11 @@ class RecordPlan:
     types: AttributeTypes
     omit_invalid: bool = True  # invalid_fields: omit
     schema_kinds: MappingABC[str, str | None] = field(default_factory=dict)  # custom attribute
+
+    @cached_property
+    def one_pass(self) -> OnePass | None:
+        """The mapping compiled for reading a usual record in one pass (see onepass.py)."""
+        return OnePass.compile(self.mapping, self.region)
 
 
 @dataclass
@@ -59,14 +66,9 @@ def prepare(
     record: MappingABC, plan: RecordPlan, broken: MappingABC[str, str] | None = None
 ) -> Prepared:
     """The person a record makes. `broken`: source fields off the stream's schema (to rule)."""
-    payload, omitted = map_record(record, plan.mapping, broken)
-    region, defaulted = plan.region, False
-    identifiers = payload.get("identifiers")
-    if plan.mapping.phone_region and isinstance(identifiers, dict) and identifiers.get("phone"):
-        found = phone_region(record, plan.mapping)
-        region, defaulted = (found, False) if found else (plan.region, True)
-    payload, problems = normalize_payload(payload, region)
-    omitted += problems
+    one_pass = plan.one_pass
+    read = one_pass.read(record) if one_pass is not None and not broken else None
+    payload, omitted, defaulted = read or map_and_normalize(record, plan, broken)
     decided: dict[str, str] = {}
     omitted += _type_custom(payload, plan, decided)
     fatal = _settle(payload, omitted)
@@ -78,6 +80,20 @@ def prepare(
     for name, kind in decided.items():
         plan.types.decide(name, kind)
     return Prepared(payload, omitted, region_defaulted=defaulted)
+
+
+def map_and_normalize(
+    record: MappingABC, plan: RecordPlan, broken: MappingABC[str, str] | None = None
+) -> tuple[dict, list[Problem], bool]:
+    """Map, then normalise: what `OnePass` does in one pass, for every record and mapping."""
+    payload, omitted = map_record(record, plan.mapping, broken)
+    region, defaulted = plan.region, False
+    identifiers = payload.get("identifiers")
+    if plan.mapping.phone_region and isinstance(identifiers, dict) and identifiers.get("phone"):
+        found = phone_region(record, plan.mapping)
+        region, defaulted = (found, False) if found else (plan.region, True)
+    payload, problems = normalize_payload(payload, region)
+    return payload, omitted + problems, defaulted
 
 
 def _reasons(omitted: list[Problem], fatal: list[Problem]) -> list[Problem]:
