@@ -98,3 +98,12 @@ def custom_identifiers(path: str, value: Any, key: str, other: str, version: str
             if error:
                 return error
     return None
+
+
+def object_with(path: str, value: Any, allowed: Collection[str]) -> str | None:
+    """An object whose keys are all in ``allowed``; ``path`` "" is the request body."""
+    if not isinstance(value, dict):
+        return (
+            f"{path or 'body'}: must be {'an' if path else 'a JSON'} object, got {kind_of(value)}"
+        )
+    return unknown(path, value, allowed)

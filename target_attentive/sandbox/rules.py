@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
-from .checks import contact, custom_identifiers, kind_of, unknown
+from .checks import contact, custom_identifiers, kind_of, object_with
 
 MAX_BULK_USERS = 256
 MAX_CUSTOM_ATTRIBUTES = 100
@@ -98,9 +98,7 @@ def validate_identifiers(value: Any) -> str | None:
     """Check ``identifiers``: present, known keys, at least one usable value, right shapes."""
     if value is None:
         return "identifiers: required, and must be an object"
-    if not isinstance(value, dict):
-        return f"identifiers: must be an object, got {kind_of(value)}"
-    error = unknown("identifiers", value, IDENTIFIER_KEYS)
+    error = object_with("identifiers", value, IDENTIFIER_KEYS)
     if error:
         return error
     if not value:
@@ -122,9 +120,7 @@ def validate_identifiers(value: Any) -> str | None:
 def validate_attributes(value: Any) -> str | None:
     """Check the shape of ``attributes`` (custom values' types are checked against the registry
     separately, by :func:`plan_custom_attributes`)."""
-    if not isinstance(value, dict):
-        return f"attributes: must be an object, got {kind_of(value)}"
-    error = unknown("attributes", value, ATTRIBUTE_KEYS)
+    error = object_with("attributes", value, ATTRIBUTE_KEYS)
     if error:
         return error
     for name in ("firstName", "lastName"):
@@ -141,9 +137,7 @@ def validate_attributes(value: Any) -> str | None:
 
 
 def _nested(path: str, value: Any, known: Mapping[str, str]) -> str | None:
-    if not isinstance(value, dict):
-        return f"{path}: must be an object, got {kind_of(value)}"
-    error = unknown(path, value, known)
+    error = object_with(path, value, known)
     if error:
         return error
     for key, item in value.items():
@@ -178,9 +172,7 @@ def validate_subscriptions(value: Any, sign_up_sources: Collection[str] = ()) ->
         return f"subscriptions: must be an array, got {kind_of(value)}"
     for index, item in enumerate(value):
         where = f"subscriptions[{index}]"
-        if not isinstance(item, dict):
-            return f"{where}: must be an object, got {kind_of(item)}"
-        error = unknown(where, item, SUBSCRIPTION_KEYS)
+        error = object_with(where, item, SUBSCRIPTION_KEYS)
         if error:
             return error
         source = item.get("signUpSourceId")
@@ -199,9 +191,7 @@ def validate_subscriptions(value: Any, sign_up_sources: Collection[str] = ()) ->
 
 def validate_user(body: Any, sign_up_sources: Collection[str] = ()) -> str | None:
     """Everything about one upsert body that needs no state."""
-    if not isinstance(body, dict):
-        return f"body: must be a JSON object, got {kind_of(body)}"
-    error = unknown("", body, TOP_LEVEL_KEYS)
+    error = object_with("", body, TOP_LEVEL_KEYS)
     if error:
         return error
     error = validate_identifiers(body.get("identifiers"))
@@ -218,9 +208,7 @@ def validate_user(body: Any, sign_up_sources: Collection[str] = ()) -> str | Non
 
 def validate_bulk_envelope(body: Any) -> str | None:
     """The part of a bulk request checked before the job is created; items are checked later."""
-    if not isinstance(body, dict):
-        return f"body: must be a JSON object, got {kind_of(body)}"
-    error = unknown("", body, ("users",))
+    error = object_with("", body, ("users",))
     if error:
         return error
     users = body.get("users")

@@ -17,7 +17,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .checks import contact, custom_identifiers, identifier, kind_of, text, unknown
+from .checks import contact, custom_identifiers, identifier, kind_of, object_with, text, unknown
 
 EVENT_TYPE_FORBIDDEN = frozenset("\"'(){}[]\\|,")
 PROPERTY_KEY_FORBIDDEN = frozenset('"{}[]\\|')
@@ -107,9 +107,7 @@ def _address(path: str, user: dict[str, Any]) -> str | None:
 
 
 def _external(path: str, value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return f"{path}: must be an object, got {kind_of(value)}"
-    error = unknown(path, value, ("clientUserId", "customIdentifiers"))
+    error = object_with(path, value, ("clientUserId", "customIdentifiers"))
     if error:
         return error
     if not value:
@@ -125,9 +123,7 @@ def _external(path: str, value: Any) -> str | None:
 
 
 def _body(body: Any, allowed: Collection[str]) -> str | None:
-    if not isinstance(body, dict):
-        return f"body: must be a JSON object, got {kind_of(body)}"
-    return unknown("", body, allowed)
+    return object_with("", body, allowed)
 
 
 def _occurred(body: dict[str, Any]) -> str | None:
@@ -204,9 +200,7 @@ def validate_ecommerce(body: Any, purchase: bool) -> str | None:
 
 
 def _item(path: str, item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return f"{path}: must be an object, got {kind_of(item)}"
-    error = unknown(path, item, ITEM_KEYS)
+    error = object_with(path, item, ITEM_KEYS)
     if error:
         return error
     for name in ("productId", "productVariantId", "price"):
@@ -230,9 +224,7 @@ def _price(path: str, value: Any) -> str | None:
         return f"{path}: must be a non-empty array of {{value, currency}}, got {kind_of(value)}"
     for index, price in enumerate(value):
         here = f"{path}[{index}]"
-        if not isinstance(price, dict):
-            return f"{here}: must be an object with value and currency, got {kind_of(price)}"
-        error = unknown(here, price, ("value", "currency"))
+        error = object_with(here, price, ("value", "currency"))
         if error:
             return error
         if "value" not in price:
@@ -247,9 +239,7 @@ def _price(path: str, value: Any) -> str | None:
 
 
 def _sales_channel(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return f"salesChannel: must be an object, got {kind_of(value)}"
-    error = unknown("salesChannel", value, ("channelType",))
+    error = object_with("salesChannel", value, ("channelType",))
     if error:
         return error
     if "channelType" in value and value["channelType"] not in SALES_CHANNEL_TYPES:
@@ -288,9 +278,7 @@ def _subscriptions(value: Any, user: dict[str, Any]) -> str | None:
         return f"subscriptions: must be an array of {{type, channel}}, got {kind_of(value)}"
     for index, item in enumerate(value):
         here = f"subscriptions[{index}]"
-        if not isinstance(item, dict):
-            return f"{here}: must be an object with type and channel, got {kind_of(item)}"
-        error = unknown(here, item, ("type", "channel"))
+        error = object_with(here, item, ("type", "channel"))
         if error:
             return error
         if item.get("type") not in SUBSCRIPTION_TYPES:
@@ -306,9 +294,7 @@ def _subscriptions(value: Any, user: dict[str, Any]) -> str | None:
 
 
 def _notification(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return f"notification: must be an object, got {kind_of(value)}"
-    error = unknown("notification", value, ("language", "disabled"))
+    error = object_with("notification", value, ("language", "disabled"))
     if error:
         return error
     if "language" in value and value["language"] not in NOTIFICATION_LANGUAGES:
