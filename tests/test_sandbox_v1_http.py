@@ -29,24 +29,13 @@ from test_sandbox_v1 import (
     unsub,
 )
 
-from target_attentive.sandbox.config import SandboxConfig
+from target_attentive.sandbox.config import RUNTIME_FIELDS, SandboxConfig
 from target_attentive.sandbox.process import SandboxProcess
 from target_attentive.sandbox.server import SandboxServer
 
 KEY = {"Authorization": "Bearer sandbox-key"}
 NO_SCOPES = {"Authorization": "Bearer sandbox-key-without-scopes"}
-V1_DEFAULTS: dict[str, Any] = {
-    "event_rate_limit": 150,
-    "unsubscribe_rate_limit": 5,
-    "retry_after": False,
-    "latency_ms": 0,
-    "fault_5xx_rate": 0,
-    "fault_drop_rate": 0,
-    "fault_slow_rate": 0,
-    "fault_status": 0,
-    "slow_seconds": 30,
-    "job_delay_seconds": 2.0,
-}
+RUNTIME_DEFAULTS = {name: getattr(SandboxConfig(), name) for name in RUNTIME_FIELDS}
 MARKETING_TEXT = {"subscriptions": [{"type": "MARKETING", "channel": "TEXT"}]}
 ROUTES = {
     CUSTOM: ("custom_event", event(), 200, "events:write"),
@@ -93,7 +82,7 @@ def sb(server: SandboxServer) -> Iterator[Sandbox]:
     with requests.Session() as http:
         sandbox = Sandbox(server, http)
         assert http.post(server.url + "/_sandbox/reset", json={}).status_code == 200
-        assert sandbox.configure(**V1_DEFAULTS).status_code == 200
+        assert sandbox.configure(**RUNTIME_DEFAULTS).status_code == 200
         yield sandbox
 
 
