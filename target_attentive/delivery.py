@@ -33,7 +33,8 @@ from target_attentive.attribute_cap import AttributeCap
 from target_attentive.client import AttentiveClient, RetriesExhausted, StopRequested
 from target_attentive.coalesce import group_people
 from target_attentive.custom_types import AttributeTypes, accepts, infer_type
-from target_attentive.keys import identity_keys, optin_key, payload_hash, person_key
+from target_attentive.keys import optin_key, payload_hash, person_key
+from target_attentive.owners import IdentifierOwners
 from target_attentive.problems import Problem
 from target_attentive.report import Tally
 from target_attentive.sender import SenderProcess
@@ -108,6 +109,7 @@ class Delivery:
                 settings = dataclasses.replace(settings, ledger_url=url)
             self.sender = self.sender_class(settings, logger, tally)
         self._client: AttentiveClient | None = None
+        self.owners = IdentifierOwners(ledger)
         self.job_ids: set[str] = set()  # bulk jobs this run submitted
         self._types: dict[str, str] | None = None
         self._last_progress = time.monotonic()
@@ -174,17 +176,10 @@ class Delivery:
         return getattr(self.settings, "shared_identifiers", "omit") == "send"
 
     def _identifier_owners(self, items: list[Any]) -> dict[str, str]:
-        """Who the ledger says each identifier value of the batch was last sent with.
-
-        Read through `ledger.identifier_owners(keys) -> {identity key: person key}`, the
-        store the ledger package is to add (with `record_identifier_owners(rows)` written
-        on acceptance); a ledger without it leaves the check to the batch alone.
-        """
-        lookup = getattr(self.ledger, "identifier_owners", None)
-        if lookup is None or self._send_shared:
+        """Who each identifier value of the batch was last sent with (ledger, batches out)."""
+        if self._send_shared:
             return {}
-        keys = {k for i in items for k in identity_keys(i.payload["identifiers"]).values()}
-        return dict(lookup(sorted(keys)))
+        return self.owners.of(i.payload["identifiers"] for i in items)
 
     def attribute_types(self) -> AttributeTypes:
         """The run's custom attribute types, shared by every stream's records."""
@@ -348,7 +343,9 @@ class Delivery:
             )
             for p in people
         ]
-        return self.sender.submit(outgoing, stream)
+        batch = self.sender.submit(outgoing, stream)
+        self.owners.submitted(batch, ((p.key, p.payload["identifiers"]) for p in people))
+        return batch
 
     def settle(
         self, batch: int | None, people: list[Person], stream: str, reject: Reject
@@ -358,7 +355,10 @@ class Delivery:
         if batch is None:
             return []
         assert self.sender is not None
-        sent = self.sender.wait(batch, self.stop, self._progress)
+        try:
+            sent = self.sender.wait(batch, self.stop, self._progress)
+        finally:
+            self.owners.settled(batch)
         self.job_ids.update(sent.job_ids)
         for refusal in sent.refused:
             self.note_refusal(people[refusal.index], refusal.message)

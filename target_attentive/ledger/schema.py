@@ -18,6 +18,9 @@
   sources]` per person, `sources` the `[position, record]` pairs it came from), kept until
   the job is reconciled: a failed job's people are sent again from it, and a refused
   person's rejects line is written from it.
+- `identifier_owners(identity_key, person_key, updated_at)`: the person key each identifier
+  value (`phone:+1...`, `email:...`, `custom:name=value`) was last accepted with, so a value
+  another person carries later is seen as shared across runs (version 3).
 
 Times are Unix seconds (UTC). Keys and digests are strings made by the caller.
 """
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Opt-in statuses. Every one of them blocks a resend.
 PENDING = "pending"  # claimed right before the request that carries it
@@ -112,9 +115,19 @@ job_payloads = sa.Table(
     sa.Column("people", sa.LargeBinary, nullable=False),
 )
 
+identifier_owners = sa.Table(
+    "identifier_owners",
+    metadata,
+    sa.Column("identity_key", sa.Text, primary_key=True),
+    sa.Column("person_key", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 OPTIN_KEY = (optins.c.person_key, optins.c.channel, optins.c.sign_up_source_id)
 
-# Columns added by each schema version, for ledgers made by an older one.
+# Columns added by each schema version, for ledgers made by an older one (new tables are
+# made by `create_all` at every start: version 3 added `identifier_owners`).
 ADDED_COLUMNS: dict[int, list[sa.Column]] = {
     2: [
         custom_attributes.c.status,
