@@ -63,7 +63,8 @@ def e164(text: str, region: str, bare_digits: bool = False) -> str:
     back, since an integer cannot keep the "+" of a number stored with its country code.
     The reason given is the first reading's.
     """
-    if _LETTERS.search(text):
+    # ASCII letters are the characters with two cases (fast); any other text, the pattern.
+    if text.lower() != text.upper() if text.isascii() else _LETTERS.search(text):
         raise Invalid("has letters; a phone number is digits, with an optional leading +")
     number, reason = _parse_valid(text, region)
     if number is None and bare_digits:

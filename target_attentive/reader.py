@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import typing as t
-from collections.abc import Iterator
+from collections import Counter, defaultdict
 from decimal import Decimal
 
 from singer_sdk.io_base import SingerReader
@@ -56,34 +56,42 @@ class InputReader(SingerReader):
         # per line, where a context manager would cost a few percent of the reading.
         self.waiting = WaitFlag()
 
-    def _numbered(self, lines: t.Iterable[str]) -> Iterator[str]:
-        source = iter(lines)
-        while True:
-            self.waiting.now = True
-            line = next(source, None)
-            self.waiting.now = False
-            if line is None:
-                return
-            self.line_number += 1
-            if line.strip():
-                yield line
-            else:
-                self.blank_lines += 1
-
     @override
     def process_lines(
         self,
         file_input: t.IO[str] | None,
         callbacks: dict[str, t.Callable[[dict], None]],
     ) -> t.Counter[str]:
-        """The SDK's loop over the input, minus blank lines."""
-        counts = super().process_lines(
-            self._numbered(file_input or self.default_input),  # type: ignore[arg-type]
-            callbacks,
-        )
+        """The SDK's loop over the input (decode, check the type, hand over), minus blank
+        lines, with the line numbers; in one loop, since it runs once per record."""
+        stats: dict[str, int] = defaultdict(int)
+        source = iter(file_input or self.default_input)
+        waiting = self.waiting
+        decode = self.deserialize_json
+        unknown = self._process_unknown_message
+        while True:
+            waiting.now = True
+            line = next(source, None)
+            waiting.now = False
+            if line is None:
+                break
+            self.line_number += 1
+            if not line or line.isspace():
+                self.blank_lines += 1
+                continue
+            message = decode(line)
+            kind = message.get("type")
+            if kind is None:
+                self.assert_line_requires(message, {"type"})
+            callback = callbacks.get(kind)
+            if callback is None:
+                unknown(message)
+            else:
+                callback(message)
+            stats[kind] += 1
         if self.blank_lines:
             logger.debug("Skipped %d blank input lines", self.blank_lines)
-        return counts
+        return Counter(**stats)
 
     @override
     def deserialize_json(self, line: str) -> dict:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.sinks import BatchSink, Sink
 from singer_sdk.target_base import Target
 
+from target_attentive.reader import InputReader
 from target_attentive.sinks import UsersSink
 from target_attentive.target import TargetAttentive
 
@@ -59,3 +61,12 @@ def test_the_sdk_still_calls_the_hooks_the_target_relies_on(caller: object, call
 def test_the_sdk_validates_timestamps_in_the_method_the_sink_silences() -> None:
     assert "_parse_timestamps_in_record" in inspect.getsource(Sink._validate_and_parse)
     assert issubclass(UsersSink, BatchSink)
+
+
+def test_the_reader_loop_takes_the_sdk_arguments_and_its_unknown_message_hook_exists() -> None:
+    """reader.py runs the SDK's loop over the input itself, calling the SDK's handler of an
+    unknown message type."""
+    ours = list(inspect.signature(InputReader.process_lines).parameters)
+    assert ours == list(inspect.signature(GenericSingerReader.process_lines).parameters)
+    hook = GenericSingerReader._process_unknown_message
+    assert list(inspect.signature(hook).parameters) == ["self", "message_dict"]
