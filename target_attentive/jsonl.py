@@ -39,7 +39,10 @@ def _decimal(value: Decimal) -> Any:
 
 def dumps(value: Any) -> bytes:
     """One JSON document as bytes, without a newline."""
-    return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    try:
+        return orjson.dumps(value, default=_default)
+    except orjson.JSONEncodeError:  # keys that are not text: written as text, more slowly
+        return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 class LinesFile:
