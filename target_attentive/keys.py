@@ -77,7 +77,11 @@ def payload_hash(payload: dict) -> str:
     beyond 64 bits from a caller that skipped normalising) is digested through the
     standard library instead of stopping the run.
     """
-    content = {k: v for k, v in payload.items() if k != "subscriptions"}
+    content = (
+        {k: v for k, v in payload.items() if k != "subscriptions"}
+        if "subscriptions" in payload
+        else payload
+    )
     try:
         text = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     except TypeError:

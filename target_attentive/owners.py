@@ -24,8 +24,9 @@ class IdentifierOwners:
 
     def of(self, identifiers: Iterable[dict]) -> dict[str, str]:
         """The owners the ledger and the batches out know for these identifiers."""
-        keys = sorted({k for ids in identifiers for k in identity_keys(ids).values()})
-        found = self.ledger.identifier_owners(keys) if self.ledger is not None else {}
+        # A set: the ledger sorts what it looks up, and the overlay needs no order.
+        keys = {k for ids in identifiers for k in identity_keys(ids).values()}
+        found = self.ledger.identifier_owners(list(keys)) if self.ledger is not None else {}
         with self._lock:
             out = list(self._out.values())
         for owners in out:  # oldest first: the newest batch out wins

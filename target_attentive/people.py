@@ -30,6 +30,7 @@ from target_attentive.validation import NO_IDENTIFIER, validate_payload
 # Each pass takes out at least one field; a payload has few levels, so this is never reached
 # by a payload that can pass at all.
 _MAX_PASSES = 8
+_NO_ENUM: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,8 @@ def _type_custom(payload: dict, plan: RecordPlan, decided: dict[str, str]) -> li
     if not isinstance(custom, dict):
         return []
     problems = []
+    enums = plan.types.enums
     for name, value in list(custom.items()):
-        where = f"attributes.custom.{name}"
-        path = ("attributes", CUSTOM_ATTRIBUTES, name)
         kind = decided.get(name) or plan.types.kind(name, value, plan.schema_kinds.get(name))
         if kind is None:
             del custom[name]
@@ -122,19 +122,23 @@ def _type_custom(payload: dict, plan: RecordPlan, decided: dict[str, str]) -> li
                 "is NaN, an infinity or null, and the attribute has no type yet; leave it "
                 "empty, or pin its type in custom_attribute_types"
             )
-            problems.append(Problem(where, message, path))
+            problems.append(_custom_problem(name, message))
             continue
         try:
-            custom[name] = convert(kind, value, plan.types.enums.get(name, frozenset()))
+            custom[name] = convert(kind, value, enums.get(name, _NO_ENUM))
         except Invalid as exc:
             del custom[name]
-            problems.append(Problem(where, str(exc), path))
+            problems.append(_custom_problem(name, str(exc)))
             continue
         decided[name] = kind
     if problems:
         _prune(payload, ("attributes", CUSTOM_ATTRIBUTES))
         _prune(payload, ("attributes",))
     return problems
+
+
+def _custom_problem(name: str, message: str) -> Problem:
+    return Problem(f"attributes.custom.{name}", message, ("attributes", CUSTOM_ATTRIBUTES, name))
 
 
 def _settle(payload: dict, omitted: list[Problem]) -> list[Problem]:
