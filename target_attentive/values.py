@@ -24,6 +24,7 @@ _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off", ""})
 _NUMBER_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
 # A JSON number Attentive can store as a whole number: within 64 bits (orjson's limit too).
 _INT64 = 2**63
+_INFINITIES = (float("inf"), float("-inf"))
 # Digits a number may have to be sent as text (an identifier holds at most 100 characters).
 _MAX_TEXT_DIGITS = 200
 
@@ -100,6 +101,9 @@ def to_number(value: Any) -> int | float:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise Invalid("is not a finite number (NaN or infinity)")
+        number = float(value)
+        if not number.is_integer() and number not in _INFINITIES:
+            return number  # a fraction (a whole number never makes one): its double
         # adjusted() first: int() of 1E+999999999 would build a billion digits.
         if value.adjusted() < 19 and value == value.to_integral_value():
             whole = int(value)
