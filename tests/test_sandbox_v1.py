@@ -1,5 +1,7 @@
-"""The sandbox's v1 endpoints (events, ecommerce, unsubscribe), called without sockets.
+"""The sandbox's v1 endpoints (events, ecommerce, unsubscribe), through the app without sockets.
 
+The arrival time is the test's to choose here, so the 12-hour rule and one-second windows are
+checked exactly; ``test_sandbox_v1_http.py`` checks the same endpoints over loopback HTTP.
 Each rule of the v1 contract is refused with a 400 naming the field; valid bodies are
 accepted; the counters the target's tests read (events per type, repeated ids, old
 events, repeated opt-outs, confirmation texts) count what arrived; every answer carries
@@ -8,16 +10,15 @@ the rate-limit headers and the unsubscribe endpoint holds its 5 requests per sec
 
 from __future__ import annotations
 
-import random
-import threading
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import pytest
 
-from target_attentive.sandbox.server import SandboxConfig
-from target_attentive.sandbox.v1 import V1Endpoints, V1Reply
+from target_attentive.sandbox.app import SandboxApp
+from target_attentive.sandbox.config import SandboxConfig
+from target_attentive.sandbox.reply import Reply
+from target_attentive.sandbox.v1 import V1Endpoints
 from target_attentive.sandbox.v1_rules import occurred_at
 
 T = 1_700_000_000.25  # 2023-11-14T22:13:20.25Z, the arrival time of most requests
@@ -30,38 +31,37 @@ PHONE = "+13115552368"
 ITEM = {"productId": "P1", "productVariantId": "V1", "price": [{"value": 19.99, "currency": "USD"}]}
 
 
-@dataclass
-class Config(SandboxConfig):
-    """SandboxConfig plus the two limits the server gains when it wires the v1 endpoints."""
-
-    event_rate_limit: int = 150
-    unsubscribe_rate_limit: int = 5
+@pytest.fixture
+def app() -> SandboxApp:
+    return SandboxApp(SandboxConfig(seed=7))
 
 
 @pytest.fixture
-def config() -> Config:
-    return Config()
+def config(app: SandboxApp) -> SandboxConfig:
+    return app.config
 
 
 @pytest.fixture
-def v1(config: Config) -> V1Endpoints:
-    return V1Endpoints(threading.Lock(), random.Random(7), config)
+def v1(app: SandboxApp) -> V1Endpoints:
+    return app.v1
 
 
 def call(
-    v1: V1Endpoints,
+    app: SandboxApp,
     path: str,
     body: Any,
     *,
     t: float = T,
     key: str | None = "sandbox-key",
     method: str = "POST",
-) -> V1Reply:
+) -> Reply:
+    """One request through the app, as if it arrived at ``t``."""
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    return v1.handle(method, path, key, raw, t)
+    auth = None if key is None else f"Bearer {key}"
+    return app.handle(method, path, auth, raw, t)
 
 
-def message(reply: V1Reply) -> str:
+def message(reply: Reply) -> str:
     return orjson.loads(reply.body)["message"]
 
 
@@ -77,7 +77,7 @@ def unsub(**extra: Any) -> dict[str, Any]:
     return {"user": {"phone": PHONE}, **extra}
 
 
-def headers(reply: V1Reply) -> dict[str, str]:
+def headers(reply: Reply) -> dict[str, str]:
     return dict(reply.headers)
 
 
@@ -220,9 +220,9 @@ REFUSED: list[tuple[str, Any, str]] = [
 
 @pytest.mark.parametrize(("path", "body", "where"), REFUSED)
 def test_each_rule_is_refused_with_a_400_naming_the_field(
-    v1: V1Endpoints, path: str, body: Any, where: str
+    app: SandboxApp, v1: V1Endpoints, path: str, body: Any, where: str
 ) -> None:
-    reply = call(v1, path, body)
+    reply = call(app, path, body)
     assert reply.status == 400, reply.body
     assert message(reply).startswith(f"{where}: "), message(reply)
     assert set(orjson.loads(reply.body)) == {"timestamp", "status", "error", "message", "path"}
@@ -289,17 +289,20 @@ ACCEPTED_EVENTS: list[tuple[str, Any]] = [
 
 
 @pytest.mark.parametrize(("path", "body"), ACCEPTED_EVENTS)
-def test_valid_events_are_answered_200_with_no_body(v1: V1Endpoints, path: str, body: Any) -> None:
-    reply = call(v1, path, body)
+def test_valid_events_are_answered_200_with_no_body(
+    app: SandboxApp, v1: V1Endpoints, path: str, body: Any
+) -> None:
+    reply = call(app, path, body)
     assert (reply.status, reply.body) == (200, b""), reply.body
     line = orjson.loads(v1.accepted_lines())
     assert line["payload"] == body and line["t"] == pytest.approx(T)
 
 
 def test_unsubscribe_without_subscriptions_ends_every_type_on_each_reachable_channel(
+    app: SandboxApp,
     v1: V1Endpoints,
 ) -> None:
-    reply = call(v1, UNSUB, unsub())
+    reply = call(app, UNSUB, unsub())
     assert reply.status == 202
     answer = orjson.loads(reply.body)
     assert answer["user"] == {"phone": PHONE}
@@ -308,7 +311,7 @@ def test_unsubscribe_without_subscriptions_ends_every_type_on_each_reachable_cha
         for kind in ("MARKETING", "TRANSACTIONAL", "CHECKOUT_ABANDONED")
     ]
     both = {"user": {"phone": "+13115550000", "email": "b@example.com"}, "subscriptions": []}
-    answer = orjson.loads(call(v1, UNSUB, both).body)
+    answer = orjson.loads(call(app, UNSUB, both).body)
     assert {r["subscription"]["channel"] for r in answer["subscriptionResponses"]} == {
         "TEXT",
         "EMAIL",
@@ -322,7 +325,7 @@ def test_unsubscribe_without_subscriptions_ends_every_type_on_each_reachable_cha
     assert report["optouts"] == 9 and report["people_opted_out"] == 3
 
 
-def test_unsubscribe_answers_only_what_was_asked(v1: V1Endpoints) -> None:
+def test_unsubscribe_answers_only_what_was_asked(app: SandboxApp, v1: V1Endpoints) -> None:
     body = {
         "user": {"phone": PHONE, "email": "ann@example.com"},
         "subscriptions": [
@@ -331,7 +334,7 @@ def test_unsubscribe_answers_only_what_was_asked(v1: V1Endpoints) -> None:
         ],
         "notification": {"language": "fr-CA", "disabled": True},
     }
-    reply = call(v1, UNSUB, body)
+    reply = call(app, UNSUB, body)
     assert reply.status == 202
     assert orjson.loads(reply.body)["subscriptionResponses"] == [
         {
@@ -349,7 +352,9 @@ def test_unsubscribe_answers_only_what_was_asked(v1: V1Endpoints) -> None:
 # ------------------------------------------------------------------ counters
 
 
-def test_events_are_counted_per_type_and_repeated_ids_once_per_repeat(v1: V1Endpoints) -> None:
+def test_events_are_counted_per_type_and_repeated_ids_once_per_repeat(
+    app: SandboxApp, v1: V1Endpoints
+) -> None:
     for body in (
         event(externalEventId="e-1"),
         event(externalEventId="e-1"),
@@ -359,23 +364,26 @@ def test_events_are_counted_per_type_and_repeated_ids_once_per_repeat(v1: V1Endp
         event(type="Signed Up"),
         event(type="signed up", properties={"tags": ["a"]}),
     ):
-        assert call(v1, CUSTOM, body).status == 200
+        assert call(app, CUSTOM, body).status == 200
     report = v1.report()
     assert report["events_by_type"] == {"Order Shipped": 4, "Signed Up": 2, "signed up": 1}
     assert report["repeated_event_ids"] == 2
     assert report["events_without_id"] == 2
     assert report["events_with_nested_properties"] == 1
-    assert report["endpoints"]["custom_event"] == {"requests": 7, "counts": {"200": 7}}
+    assert report["endpoints"]["custom_event"]["requests"] == 7
+    assert report["endpoints"]["custom_event"]["counts"] == {"200": 7}
 
 
-def test_event_types_past_200_property_keys_are_reported(v1: V1Endpoints) -> None:
+def test_event_types_past_200_property_keys_are_reported(app: SandboxApp, v1: V1Endpoints) -> None:
     for start in (0, 100):  # 250 distinct keys in all, no event with more than 150
         props = {f"key {n}": n for n in range(start, start + 150)}
-        assert call(v1, CUSTOM, event(properties=props)).status == 200
+        assert call(app, CUSTOM, event(properties=props)).status == 200
     assert v1.report()["event_types_over_property_keys"] == {"Order Shipped": 250}
 
 
-def test_ecommerce_is_counted_per_kind_with_repeated_order_ids(v1: V1Endpoints) -> None:
+def test_ecommerce_is_counted_per_kind_with_repeated_order_ids(
+    app: SandboxApp, v1: V1Endpoints
+) -> None:
     two_items = [dict(ITEM), {**ITEM, "productVariantId": "V2"}]
     for path, body in (
         (VIEW, cart()),
@@ -385,7 +393,7 @@ def test_ecommerce_is_counted_per_kind_with_repeated_order_ids(v1: V1Endpoints) 
         (PURCHASE, cart(orderId="o-2", items=two_items)),
         (PURCHASE, cart()),
     ):
-        assert call(v1, path, body).status == 200
+        assert call(app, path, body).status == 200
     report = v1.report()
     assert report["ecommerce"] == {"product_view": 1, "add_to_cart": 1, "purchase": 4}
     assert report["ecommerce_items"] == {"product_view": 1, "add_to_cart": 2, "purchase": 5}
@@ -410,11 +418,11 @@ HOUR = 3600.0
     ],
 )
 def test_events_older_than_12_hours_are_accepted_and_counted(
-    v1: V1Endpoints, occurred: str | None, old: bool
+    app: SandboxApp, v1: V1Endpoints, occurred: str | None, old: bool
 ) -> None:
     extra = {} if occurred is None else {"occurredAt": occurred}
-    assert call(v1, CUSTOM, event(**extra)).status == 200
-    assert call(v1, PURCHASE, cart(**extra)).status == 200
+    assert call(app, CUSTOM, event(**extra)).status == 200
+    assert call(app, PURCHASE, cart(**extra)).status == 200
     report = v1.report()
     assert report["old_events"]["custom_event"] == int(old)
     assert report["old_events"]["purchase"] == int(old)
@@ -428,7 +436,9 @@ def test_occurred_at_reads_offsets_fractions_and_leap_seconds() -> None:
     assert occurred_at("2016-12-31T23:59:60Z")[0] == pytest.approx(1483228800.0)
 
 
-def test_a_repeated_opt_out_answers_previously_and_is_counted(v1: V1Endpoints) -> None:
+def test_a_repeated_opt_out_answers_previously_and_is_counted(
+    app: SandboxApp, v1: V1Endpoints
+) -> None:
     text = {"subscriptions": [{"type": "MARKETING", "channel": "TEXT"}]}
     statuses = []
     for body in (
@@ -445,7 +455,7 @@ def test_a_repeated_opt_out_answers_previously_and_is_counted(v1: V1Endpoints) -
         },
         unsub(subscriptions=[{"type": "TRANSACTIONAL", "channel": "TEXT"}]),
     ):
-        reply = call(v1, UNSUB, body, t=T + len(statuses))
+        reply = call(app, UNSUB, body, t=T + len(statuses))
         assert reply.status == 202
         statuses += [
             r["subscriptionUnsubscribeStatus"][0]
@@ -462,15 +472,17 @@ def test_a_repeated_opt_out_answers_previously_and_is_counted(v1: V1Endpoints) -
     ]
 
 
-def test_an_opt_in_makes_the_next_marketing_opt_out_new_again(v1: V1Endpoints) -> None:
+def test_an_opt_in_makes_the_next_marketing_opt_out_new_again(
+    app: SandboxApp, v1: V1Endpoints
+) -> None:
     body = unsub(subscriptions=[{"type": "MARKETING", "channel": "TEXT"}])
-    assert b"NEWLY" in call(v1, UNSUB, body).body
+    assert b"NEWLY" in call(app, UNSUB, body).body
     with v1.lock:
         v1.note_optin_locked({"email": "ann@example.com"}, "TEXT")  # no phone: nothing changes
-    assert b"PREVIOUSLY" in call(v1, UNSUB, body).body
+    assert b"PREVIOUSLY" in call(app, UNSUB, body).body
     with v1.lock:
         v1.note_optin_locked({"phone": PHONE}, "TEXT")
-    assert b"NEWLY" in call(v1, UNSUB, body).body
+    assert b"NEWLY" in call(app, UNSUB, body).body
     assert v1.report()["repeated_optouts"] == 1
 
 
@@ -494,10 +506,10 @@ def test_an_opt_in_makes_the_next_marketing_opt_out_new_again(v1: V1Endpoints) -
     ],
 )
 def test_confirmation_texts_are_counted_only_when_not_disabled(
-    v1: V1Endpoints, body: dict[str, Any], texts: int
+    app: SandboxApp, v1: V1Endpoints, body: dict[str, Any], texts: int
 ) -> None:
-    assert call(v1, UNSUB, body).status == 202
-    assert call(v1, UNSUB, body, t=T + 1).status == 202
+    assert call(app, UNSUB, body).status == 202
+    assert call(app, UNSUB, body, t=T + 1).status == 202
     report = v1.report()
     assert report["confirmation_texts"] == 2 * texts
     assert report["confirmation_texts_to_unsubscribed"] == texts  # the repeat texts again
@@ -506,28 +518,28 @@ def test_confirmation_texts_are_counted_only_when_not_disabled(
 # ------------------------------------------------------------------ limits and headers
 
 
-def test_unsubscribe_holds_5_per_second_with_429_past_it(v1: V1Endpoints) -> None:
-    replies = [call(v1, UNSUB, unsub(), t=T + n / 100) for n in range(8)]  # all in one second
+def test_unsubscribe_holds_5_per_second_with_429_past_it(app: SandboxApp, v1: V1Endpoints) -> None:
+    replies = [call(app, UNSUB, unsub(), t=T + n / 100) for n in range(8)]  # all in one second
     assert [r.status for r in replies] == [202] * 5 + [429] * 3
     assert [headers(r)["x-ratelimit-limit"] for r in replies] == ["5"] * 8
     remaining = [headers(r)["x-ratelimit-remaining"] for r in replies]
     assert remaining == ["4", "3", "2", "1"] + ["0"] * 4
     assert all("Retry-After" not in headers(r) for r in replies)
     assert message(replies[5]) == "Too many requests: at most 5 per second on this endpoint"
-    assert call(v1, CUSTOM, event(), t=T).status == 200  # the events have their own window
-    assert call(v1, UNSUB, unsub(), t=T + 1).status == 202  # the next second
+    assert call(app, CUSTOM, event(), t=T).status == 200  # the events have their own window
+    assert call(app, UNSUB, unsub(), t=T + 1).status == 202  # the next second
     report = v1.report()
     assert report["unsubscribes"] == 6
     assert report["endpoints"]["unsubscribe"]["counts"] == {"202": 6, "429": 3}
-    assert report["limits"] == {"events": 150, "unsubscribe": 5}
+    assert (report["endpoints"]["unsubscribe"]["busiest_second"]["accepted"]) == 5
 
 
 def test_limits_and_retry_after_follow_the_config_at_run_time(
-    v1: V1Endpoints, config: Config
+    app: SandboxApp, v1: V1Endpoints, config: SandboxConfig
 ) -> None:
     config.unsubscribe_rate_limit = 2
     config.retry_after = True
-    replies = [call(v1, UNSUB, unsub()) for _ in range(3)]
+    replies = [call(app, UNSUB, unsub()) for _ in range(3)]
     assert [r.status for r in replies] == [202, 202, 429]
     assert headers(replies[2]) == {
         "x-ratelimit-limit": "2",
@@ -537,18 +549,22 @@ def test_limits_and_retry_after_follow_the_config_at_run_time(
     assert "Retry-After" not in headers(replies[0])
 
 
-def test_each_events_path_has_its_own_150_per_second_window(v1: V1Endpoints) -> None:
-    replies = [call(v1, CUSTOM, event()) for _ in range(151)]
+def test_each_events_path_has_its_own_150_per_second_window(
+    app: SandboxApp, v1: V1Endpoints
+) -> None:
+    replies = [call(app, CUSTOM, event()) for _ in range(151)]
     assert [r.status for r in replies[:150]] == [200] * 150
     assert replies[150].status == 429
     assert headers(replies[0]) == {"x-ratelimit-limit": "150", "x-ratelimit-remaining": "149"}
     assert v1.report()["events_by_type"] == {"Order Shipped": 150}
-    assert call(v1, PURCHASE, cart()).status == 200
-    assert call(v1, CUSTOM, event(), key="another-key").status == 401
+    assert call(app, PURCHASE, cart()).status == 200
+    assert call(app, CUSTOM, event(), key="another-key").status == 401
 
 
-def test_refused_requests_report_the_window_without_spending_it(v1: V1Endpoints) -> None:
-    assert headers(call(v1, UNSUB, unsub()))["x-ratelimit-remaining"] == "4"
+def test_refused_requests_report_the_window_without_spending_it(
+    app: SandboxApp, v1: V1Endpoints
+) -> None:
+    assert headers(call(app, UNSUB, unsub()))["x-ratelimit-remaining"] == "4"
     for key, method, path, status in (
         (None, "POST", UNSUB, 401),
         ("wrong", "POST", UNSUB, 401),
@@ -556,32 +572,32 @@ def test_refused_requests_report_the_window_without_spending_it(v1: V1Endpoints)
         ("sandbox-key", "GET", UNSUB, 405),
         ("sandbox-key", "POST", "/v1/events/unknown", 404),
     ):
-        reply = call(v1, path, unsub(), key=key, method=method)
+        reply = call(app, path, unsub(), key=key, method=method)
         assert reply.status == status
         assert orjson.loads(reply.body)["status"] == status
         assert {"x-ratelimit-limit", "x-ratelimit-remaining"} <= headers(reply).keys()
     assert "subscriptions:write" in message(
-        call(v1, UNSUB, unsub(), key="sandbox-key-without-scopes")
+        call(app, UNSUB, unsub(), key="sandbox-key-without-scopes")
     )
-    assert headers(call(v1, UNSUB, unsub()))["x-ratelimit-remaining"] == "3"
+    assert headers(call(app, UNSUB, unsub()))["x-ratelimit-remaining"] == "3"
     assert v1.report()["endpoints"]["other"]["counts"] == {"404": 1}
 
 
 def test_injected_faults_apply_nothing_except_a_slow_answer(
-    v1: V1Endpoints, config: Config
+    app: SandboxApp, v1: V1Endpoints, config: SandboxConfig
 ) -> None:
     config.fault_5xx_rate = 1.0
     config.fault_status = 503
-    reply = call(v1, CUSTOM, event())
+    reply = call(app, CUSTOM, event())
     assert reply.status == 503 and "x-ratelimit-remaining" in headers(reply)
     config.fault_5xx_rate = 0.0
     config.fault_drop_rate = 1.0
-    assert call(v1, UNSUB, unsub()).drop
+    assert call(app, UNSUB, unsub()).drop
     config.fault_drop_rate = 0.0
     config.fault_slow_rate = 1.0
     config.slow_seconds = 7.0
     config.latency_ms = 250.0
-    reply = call(v1, PURCHASE, cart())
+    reply = call(app, PURCHASE, cart())
     assert (reply.status, reply.delay) == (200, 7.25)
     report = v1.report()
     assert report["events_by_type"] == {} and report["unsubscribes"] == 0
@@ -589,25 +605,25 @@ def test_injected_faults_apply_nothing_except_a_slow_answer(
     assert report["endpoints"]["unsubscribe"]["counts"] == {"dropped": 1}
 
 
-def test_reset_forgets_counters_windows_and_opt_outs(v1: V1Endpoints) -> None:
+def test_reset_forgets_counters_windows_and_opt_outs(app: SandboxApp, v1: V1Endpoints) -> None:
     for _ in range(5):
-        call(v1, UNSUB, unsub())
-    call(v1, CUSTOM, event(externalEventId="e-1"))
-    v1.reset()
+        call(app, UNSUB, unsub())
+    call(app, CUSTOM, event(externalEventId="e-1"))
+    app.reset()
     report = v1.report()
     assert report["unsubscribes"] == 0 and report["events_by_type"] == {}
     assert v1.accepted_lines() == b"" and v1.optouts_json() == []
-    reply = call(v1, UNSUB, unsub())
+    reply = call(app, UNSUB, unsub())
     assert headers(reply)["x-ratelimit-remaining"] == "4"
     assert b"NEWLY" in reply.body
-    call(v1, CUSTOM, event(externalEventId="e-1"))
+    call(app, CUSTOM, event(externalEventId="e-1"))
     assert v1.report()["repeated_event_ids"] == 0
 
 
-def test_accepted_lines_page_by_offset(v1: V1Endpoints) -> None:
-    call(v1, CUSTOM, event())
-    call(v1, UNSUB, unsub())
-    call(v1, PURCHASE, cart(orderId="o-1"))
+def test_accepted_lines_page_by_offset(app: SandboxApp, v1: V1Endpoints) -> None:
+    call(app, CUSTOM, event())
+    call(app, UNSUB, unsub())
+    call(app, PURCHASE, cart(orderId="o-1"))
     lines = [orjson.loads(line) for line in v1.accepted_lines(1).splitlines()]
     assert [line["endpoint"] for line in lines] == ["unsubscribe", "purchase"]
     assert lines[1]["payload"]["orderId"] == "o-1"

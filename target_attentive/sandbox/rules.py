@@ -14,7 +14,8 @@ from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
-MAX_IDENTIFIER_LENGTH = 100
+from .checks import contact, custom_identifiers, kind_of, object_with
+
 MAX_BULK_USERS = 256
 MAX_CUSTOM_ATTRIBUTES = 100
 
@@ -56,8 +57,6 @@ NESTED_ATTRIBUTES: dict[str, dict[str, str]] = {
 }
 ATTRIBUTE_KEYS = frozenset({"firstName", "lastName", "custom", *NESTED_ATTRIBUTES})
 
-PHONE_RE = re.compile(r"\+[1-9]\d{6,14}")
-EMAIL_RE = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 DAY_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 DATETIME_RE = re.compile(
@@ -71,32 +70,6 @@ NUMBER = "number"
 DATE = "date"
 STRING = "string"
 ENUM = "enum"
-
-
-def _kind(value: Any) -> str:
-    """Name a JSON value's type the way an error message should."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _unknown(path: str, keys: Collection[str], allowed: Collection[str]) -> str | None:
-    """Name the first key that the API does not know, listing the ones it does."""
-    for key in keys:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else key
-            return f"{where}: unknown field (allowed: {', '.join(sorted(allowed))})"
-    return None
 
 
 def is_calendar_day(text: str) -> bool:
@@ -121,26 +94,11 @@ def is_numeric_string(text: str) -> bool:
     return NUMBER_RE.fullmatch(text) is not None
 
 
-def _identifier(path: str, value: Any) -> str | None:
-    """The checks every identifier value shares: a non-blank string of at most 100 chars."""
-    if value is None:
-        return f"{path}: must not be null (omit the identifier instead)"
-    if not isinstance(value, str):
-        return f"{path}: must be a string, got {_kind(value)}"
-    if not value.strip():
-        return f"{path}: must not be empty (omit the identifier instead)"
-    if len(value) > MAX_IDENTIFIER_LENGTH:
-        return f"{path}: longer than {MAX_IDENTIFIER_LENGTH} characters ({len(value)})"
-    return None
-
-
 def validate_identifiers(value: Any) -> str | None:
     """Check ``identifiers``: present, known keys, at least one usable value, right shapes."""
     if value is None:
         return "identifiers: required, and must be an object"
-    if not isinstance(value, dict):
-        return f"identifiers: must be an object, got {_kind(value)}"
-    error = _unknown("identifiers", value, IDENTIFIER_KEYS)
+    error = object_with("identifiers", value, IDENTIFIER_KEYS)
     if error:
         return error
     if not value:
@@ -149,58 +107,25 @@ def validate_identifiers(value: Any) -> str | None:
             "customIdentifiers is required"
         )
     for name in SCALAR_IDENTIFIERS:
-        if name not in value:
-            continue
-        item = value[name]
-        error = _identifier(f"identifiers.{name}", item)
-        if error:
-            return error
-        if name == "phone" and not PHONE_RE.fullmatch(item):
-            return f"identifiers.phone: {item!r} is not an E.164 phone number (like +19148440001)"
-        if name == "email" and not EMAIL_RE.fullmatch(item):
-            return f"identifiers.email: {item!r} is not an email address"
-    if "customIdentifiers" in value:
-        return _custom_identifiers(value["customIdentifiers"])
-    return None
-
-
-def _custom_identifiers(value: Any) -> str | None:
-    path = "identifiers.customIdentifiers"
-    if value is None:
-        return f"{path}: must not be null (omit the identifier instead)"
-    if not isinstance(value, list):
-        return f"{path}: must be an array of {{key, value}} objects, got {_kind(value)}"
-    if not value:
-        return f"{path}: must not be empty (omit the identifier instead)"
-    for index, item in enumerate(value):
-        where = f"{path}[{index}]"
-        if not isinstance(item, dict):
-            return f"{where}: must be an object with key and value, got {_kind(item)}"
-        if "name" in item and "key" not in item:
-            return f"{where}.name: unknown field (v2 calls it 'key')"
-        error = _unknown(where, item, ("key", "value"))
-        if error:
-            return error
-        for part in ("key", "value"):
-            if part not in item:
-                return f"{where}.{part}: required"
-            error = _identifier(f"{where}.{part}", item[part])
+        if name in value:
+            error = contact(f"identifiers.{name}", name, value[name])
             if error:
                 return error
+    if "customIdentifiers" in value:
+        path = "identifiers.customIdentifiers"
+        return custom_identifiers(path, value["customIdentifiers"], "key", "name", "v2")
     return None
 
 
 def validate_attributes(value: Any) -> str | None:
     """Check the shape of ``attributes`` (custom values' types are checked against the registry
     separately, by :func:`plan_custom_attributes`)."""
-    if not isinstance(value, dict):
-        return f"attributes: must be an object, got {_kind(value)}"
-    error = _unknown("attributes", value, ATTRIBUTE_KEYS)
+    error = object_with("attributes", value, ATTRIBUTE_KEYS)
     if error:
         return error
     for name in ("firstName", "lastName"):
         if name in value and not isinstance(value[name], str):
-            return f"attributes.{name}: must be a string, got {_kind(value[name])}"
+            return f"attributes.{name}: must be a string, got {kind_of(value[name])}"
     for group, known in NESTED_ATTRIBUTES.items():
         if group in value:
             error = _nested(f"attributes.{group}", value[group], known)
@@ -212,9 +137,7 @@ def validate_attributes(value: Any) -> str | None:
 
 
 def _nested(path: str, value: Any, known: Mapping[str, str]) -> str | None:
-    if not isinstance(value, dict):
-        return f"{path}: must be an object, got {_kind(value)}"
-    error = _unknown(path, value, known)
+    error = object_with(path, value, known)
     if error:
         return error
     for key, item in value.items():
@@ -222,9 +145,9 @@ def _nested(path: str, value: Any, known: Mapping[str, str]) -> str | None:
         where = f"{path}.{key}"
         if kind == "int":
             if isinstance(item, bool) or not isinstance(item, int):
-                return f"{where}: must be an integer, got {_kind(item)}"
+                return f"{where}: must be an integer, got {kind_of(item)}"
         elif not isinstance(item, str):
-            return f"{where}: must be a string, got {_kind(item)}"
+            return f"{where}: must be a string, got {kind_of(item)}"
         elif kind == "date" and not is_calendar_day(item):
             return f"{where}: {item!r} is not a date in YYYY-MM-DD form"
     return None
@@ -232,13 +155,13 @@ def _nested(path: str, value: Any, known: Mapping[str, str]) -> str | None:
 
 def _custom_shape(value: Any) -> str | None:
     if not isinstance(value, dict):
-        return f"attributes.custom: must be an object, got {_kind(value)}"
+        return f"attributes.custom: must be an object, got {kind_of(value)}"
     for key, item in value.items():
         if not key.strip():
             return "attributes.custom: attribute names must not be empty"
         if item is None or isinstance(item, (list, dict)):
             return (
-                f"attributes.custom.{key}: must be a string, number or boolean, got {_kind(item)}"
+                f"attributes.custom.{key}: must be a string, number or boolean, got {kind_of(item)}"
             )
     return None
 
@@ -246,17 +169,15 @@ def _custom_shape(value: Any) -> str | None:
 def validate_subscriptions(value: Any, sign_up_sources: Collection[str] = ()) -> str | None:
     """Check ``subscriptions``; when ``sign_up_sources`` is not empty, only those ids exist."""
     if not isinstance(value, list):
-        return f"subscriptions: must be an array, got {_kind(value)}"
+        return f"subscriptions: must be an array, got {kind_of(value)}"
     for index, item in enumerate(value):
         where = f"subscriptions[{index}]"
-        if not isinstance(item, dict):
-            return f"{where}: must be an object, got {_kind(item)}"
-        error = _unknown(where, item, SUBSCRIPTION_KEYS)
+        error = object_with(where, item, SUBSCRIPTION_KEYS)
         if error:
             return error
         source = item.get("signUpSourceId")
         if not isinstance(source, str) or not source.strip():
-            got = "missing" if "signUpSourceId" not in item else f"got {_kind(source)} {source!r}"
+            got = "missing" if "signUpSourceId" not in item else f"got {kind_of(source)} {source!r}"
             return f"{where}.signUpSourceId: required non-empty string ({got})"
         if sign_up_sources and source not in sign_up_sources:
             return f"{where}.signUpSourceId: unknown sign-up source {source!r}"
@@ -264,15 +185,13 @@ def validate_subscriptions(value: Any, sign_up_sources: Collection[str] = ()) ->
         if channel not in CHANNELS:
             return f"{where}.channel: must be TEXT or EMAIL, got {channel!r}"
         if "singleOptIn" in item and not isinstance(item["singleOptIn"], bool):
-            return f"{where}.singleOptIn: must be a boolean, got {_kind(item['singleOptIn'])}"
+            return f"{where}.singleOptIn: must be a boolean, got {kind_of(item['singleOptIn'])}"
     return None
 
 
 def validate_user(body: Any, sign_up_sources: Collection[str] = ()) -> str | None:
     """Everything about one upsert body that needs no state."""
-    if not isinstance(body, dict):
-        return f"body: must be a JSON object, got {_kind(body)}"
-    error = _unknown("", body, TOP_LEVEL_KEYS)
+    error = object_with("", body, TOP_LEVEL_KEYS)
     if error:
         return error
     error = validate_identifiers(body.get("identifiers"))
@@ -289,14 +208,12 @@ def validate_user(body: Any, sign_up_sources: Collection[str] = ()) -> str | Non
 
 def validate_bulk_envelope(body: Any) -> str | None:
     """The part of a bulk request checked before the job is created; items are checked later."""
-    if not isinstance(body, dict):
-        return f"body: must be a JSON object, got {_kind(body)}"
-    error = _unknown("", body, ("users",))
+    error = object_with("", body, ("users",))
     if error:
         return error
     users = body.get("users")
     if not isinstance(users, list):
-        return f"users: must be an array of 1 to {MAX_BULK_USERS} users, got {_kind(users)}"
+        return f"users: must be an array of 1 to {MAX_BULK_USERS} users, got {kind_of(users)}"
     if not users:
         return "users: must not be empty"
     if len(users) > MAX_BULK_USERS:

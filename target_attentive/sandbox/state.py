@@ -12,14 +12,15 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
 from . import rules
+from .encoding import dumps_line, iso
+from .traffic import Traffic
 
 # Endpoint names used in counts, rate limits and the accepted log.
 SINGLE = "single"
@@ -47,68 +48,6 @@ def result_response(status: int, message: str, form: str) -> dict[str, Any]:
     if form == "other_key":
         return {"code": status, "message": message}
     return {"status": status, "message": message}
-
-
-def iso(t: float | None) -> str | None:
-    """Epoch seconds as an ISO-8601 UTC string with milliseconds."""
-    if t is None:
-        return None
-    stamp = datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
-
-
-def dumps_line(value: Any) -> bytes:
-    """One JSON value on one line (orjson emits no newlines without OPT_INDENT_2).
-
-    Copied because orjson's result keeps a 4 KB allocation even for a 300-byte payload, and
-    these lines are kept for the whole run.
-    """
-    return bytes(memoryview(orjson.dumps(value)))
-
-
-@dataclass(slots=True)
-class EndpointStats:
-    """Traffic seen on one endpoint; ``busiest`` values are kept per wall-clock second."""
-
-    requests: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    second: int = -1
-    second_requests: int = 0
-    second_accepted: int = 0
-    best_requests: int = 0
-    best_requests_at: int | None = None
-    best_accepted: int = 0
-    best_accepted_at: int | None = None
-
-    def add(self, outcome: str, t: float) -> None:
-        self.requests += 1
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
-        sec = int(t)
-        if sec != self.second:
-            self.second = sec
-            self.second_requests = 0
-            self.second_accepted = 0
-        self.second_requests += 1
-        if self.second_requests > self.best_requests:
-            self.best_requests = self.second_requests
-            self.best_requests_at = sec
-        if outcome == "202":
-            self.second_accepted += 1
-            if self.second_accepted > self.best_accepted:
-                self.best_accepted = self.second_accepted
-                self.best_accepted_at = sec
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "counts": dict(sorted(self.counts.items())),
-            "busiest_second": {
-                "requests": self.best_requests,
-                "requests_at": iso(self.best_requests_at),
-                "accepted": self.best_accepted,
-                "accepted_at": iso(self.best_accepted_at),
-            },
-        }
 
 
 @dataclass(slots=True)
@@ -202,6 +141,8 @@ class SandboxState:
         self.max_custom_attributes = max_custom_attributes
         self.generation = 0
         self.job_wakeup = threading.Event()
+        # Told of each opt-in as it is applied (lock held): the person's identifiers, channel.
+        self.optin_listener: Callable[[dict[str, str], str], None] | None = None
         self._reset_locked()
 
     # ----------------------------------------------------------------- bookkeeping
@@ -224,11 +165,7 @@ class SandboxState:
         # (t, person id, endpoint, payload json)
         self.accepted: list[tuple[float, int, str, bytes]] = []
         self.items_failed = 0
-        self.stats: dict[str, EndpointStats] = {name: EndpointStats() for name in ENDPOINTS}
-        self.status_counts: dict[str, int] = {}
-        self.first_request: float | None = None
-        self.last_request: float | None = None
-        self.windows: dict[tuple[str, str], list[int]] = {}
+        self.traffic = Traffic(ENDPOINTS)
         self.jobs: dict[str, Job] = {}
         self.job_heap: list[tuple[float, str]] = []
         self.running: dict[str, Job] = {}
@@ -237,37 +174,6 @@ class SandboxState:
         """Forget everything (enum attributes given at start are defined again)."""
         with self.lock:
             self._reset_locked()
-
-    def record_locked(self, endpoint: str, outcome: str, t: float) -> None:
-        """Count one answered (or dropped) request; ``outcome`` is a status code or 'dropped'."""
-        self.stats[endpoint].add(outcome, t)
-        self.status_counts[outcome] = self.status_counts.get(outcome, 0) + 1
-        if self.first_request is None or t < self.first_request:
-            self.first_request = t
-        if self.last_request is None or t > self.last_request:
-            self.last_request = t
-
-    def record(self, endpoint: str, outcome: str, t: float) -> None:
-        with self.lock:
-            self.record_locked(endpoint, outcome, t)
-
-    def take_rate_locked(self, endpoint: str, key: str, limit: int, t: float) -> int | None:
-        """Take one request from the fixed one-second window; remaining count, None if over."""
-        sec = int(t)
-        window = self.windows.get((endpoint, key))
-        if window is None or window[0] != sec:
-            window = [sec, 0]
-            self.windows[(endpoint, key)] = window
-        if window[1] >= limit:
-            return None
-        window[1] += 1
-        return limit - window[1]
-
-    def peek_rate_locked(self, endpoint: str, key: str, limit: int, t: float) -> int:
-        window = self.windows.get((endpoint, key))
-        if window is None or window[0] != int(t):
-            return limit
-        return max(0, limit - window[1])
 
     # ----------------------------------------------------------------- people
 
@@ -298,6 +204,8 @@ class SandboxState:
             else:
                 self.optin_first[key] = bool(sub.get("singleOptIn", False))
             self.optins[key] = count + 1
+            if self.optin_listener is not None:
+                self.optin_listener(person.identifiers, sub["channel"])
         self.accepted.append((t, person.id, endpoint, line))
         return 202, "User attributes accepted", person.id
 
@@ -554,10 +462,7 @@ class SandboxState:
             return {
                 "started_at": iso(self.started_at),
                 "now": iso(now),
-                "first_request_at": iso(self.first_request),
-                "last_request_at": iso(self.last_request),
-                "counts": dict(sorted(self.status_counts.items())),
-                "endpoints": {name: s.as_json() for name, s in self.stats.items()},
+                **self.traffic.as_json(),
                 "people": len(self.people),
                 "merged_people": self.merged_people,
                 "accepted": len(self.accepted),

@@ -1,9 +1,8 @@
 """The sandbox's v1 endpoints: custom events, ecommerce events and unsubscribes.
 
-The server hands every ``/v1/`` request to :class:`V1Endpoints`. Checks run in the same
-order as on ``/v2``: auth (401/403), route (404/405), rate limit (429), injected fault, then
-the body (400, rules in ``v1_rules``). Every answer carries ``x-ratelimit-limit`` and
-``x-ratelimit-remaining``; refused answers report the window without spending from it.
+The app hands every ``/v1/`` request to ``gate.Gate`` with this module's endpoint table, as
+it does ``/v2`` ones: auth (401/403), route (404/405), rate limit (429), injected fault, and
+then here the body (400, rules in ``v1_rules``).
 
 - Limits are fixed one-second windows per endpoint and key: each events path takes
   ``event_rate_limit`` (150/s), unsubscribe ``unsubscribe_rate_limit`` (5/s).
@@ -23,15 +22,17 @@ the body (400, rules in ``v1_rules``). Every answer carries ``x-ratelimit-limit`
 
 from __future__ import annotations
 
-import random
 import threading
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from . import v1_rules
-from .state import dumps_line
+from .encoding import dumps_line
+from .gate import Route
+from .reply import NO_CONTENT_TYPE, Reply
+from .reply import error as reply_error
+from .traffic import Traffic
 
 CUSTOM_EVENT = "custom_event"
 PRODUCT_VIEW = "product_view"
@@ -42,71 +43,35 @@ OTHER = "other"
 ECOMMERCE = (PRODUCT_VIEW, ADD_TO_CART, PURCHASE)
 EVENTS = (CUSTOM_EVENT, *ECOMMERCE)
 ENDPOINTS = (*EVENTS, UNSUBSCRIBE, OTHER)
-ROUTES: dict[str, str] = {
-    "/v1/events/custom": CUSTOM_EVENT,
-    "/v1/events/ecommerce/product-view": PRODUCT_VIEW,
-    "/v1/events/ecommerce/add-to-cart": ADD_TO_CART,
-    "/v1/events/ecommerce/purchase": PURCHASE,
-    "/v1/subscriptions/unsubscribe": UNSUBSCRIBE,
+EVENTS_LIMIT = "event_rate_limit"
+ECOMMERCE_SCOPE = "ecommerce:write"
+ROUTES: dict[str, Route] = {
+    "/v1/events/custom": Route(CUSTOM_EVENT, "POST", EVENTS_LIMIT, "events:write"),
+    "/v1/events/ecommerce/product-view": Route(PRODUCT_VIEW, "POST", EVENTS_LIMIT, ECOMMERCE_SCOPE),
+    "/v1/events/ecommerce/add-to-cart": Route(ADD_TO_CART, "POST", EVENTS_LIMIT, ECOMMERCE_SCOPE),
+    "/v1/events/ecommerce/purchase": Route(PURCHASE, "POST", EVENTS_LIMIT, ECOMMERCE_SCOPE),
+    "/v1/subscriptions/unsubscribe": Route(
+        UNSUBSCRIBE, "POST", "unsubscribe_rate_limit", "subscriptions:write"
+    ),
 }
-SCOPES = {CUSTOM_EVENT: "events:write", UNSUBSCRIBE: "subscriptions:write"}
+UNKNOWN = Route(OTHER, None, EVENTS_LIMIT, "any")
 JOURNEY_WINDOW_SECONDS = 12 * 3600
 NEWLY = "NEWLY_UNSUBSCRIBED"
 PREVIOUSLY = "PREVIOUSLY_UNSUBSCRIBED"
 RE_ARMED_TYPE = "MARKETING"  # what a v2 sign-up source opt-in subscribes a person to
-JSON = "application/json"
-NO_CONTENT_TYPE = "text/plain; charset=utf-8"
-
-
-class V1Config(Protocol):
-    """The fields of ``SandboxConfig`` read here, on every request (they change at run time)."""
-
-    api_key: str
-    forbidden_key: str
-    event_rate_limit: int
-    unsubscribe_rate_limit: int
-    retry_after: bool
-    latency_ms: float
-    slow_seconds: float
-    fault_5xx_rate: float
-    fault_drop_rate: float
-    fault_slow_rate: float
-    fault_status: int
-
-
-@dataclass
-class V1Reply:
-    """An answer with the same fields as ``server.Reply``: ``Reply(**vars(reply))`` converts."""
-
-    status: int
-    body: bytes = b""
-    content_type: str = JSON
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    delay: float = 0.0
-    drop: bool = False
-
-
-def _error(status: int, message: str, path: str) -> V1Reply:
-    from .server import error_body  # imported late: server.py imports this module
-
-    return V1Reply(status, error_body(status, message, path))
 
 
 class V1Endpoints:
-    """The v1 request logic and its counters, apart from ``SandboxApp`` so that the v2 code
-    stays as it is; it shares the state's lock (so a report is consistent) and random
-    generator (so a seed repeats the same faults)."""
+    """The v1 request bodies and their counters, apart from the v2 state they share nothing
+    with but the lock (so that a report is consistent)."""
 
-    def __init__(self, lock: threading.Lock, rng: random.Random, config: V1Config) -> None:
+    def __init__(self, lock: threading.Lock) -> None:
         self.lock = lock
-        self.rng = rng
-        self.config = config
         with lock:
             self._reset_locked()
 
     def _reset_locked(self) -> None:
-        self.traffic: dict[str, dict[str, int]] = {name: {} for name in ENDPOINTS}
-        self.windows: dict[tuple[str, str], list[int]] = {}
+        self.traffic = Traffic(ENDPOINTS)
         self.accepted: list[tuple[float, str, bytes]] = []
         self.events_by_type: dict[str, int] = {}
         self.property_keys: dict[str, set[str]] = {}
@@ -138,95 +103,13 @@ class V1Endpoints:
         with self.lock:
             self._reset_locked()
 
-    # ----------------------------------------------------------------- dispatch
-
-    def limit(self, endpoint: str) -> int:
-        cfg = self.config
-        return cfg.unsubscribe_rate_limit if endpoint == UNSUBSCRIBE else cfg.event_rate_limit
-
-    def handle(self, method: str, path: str, key: str | None, body: bytes, t: float) -> V1Reply:
-        """Answer one ``/v1/`` request; ``key`` is the bearer token, None when absent."""
-        cfg = self.config
-        endpoint = ROUTES.get(path, OTHER)
-        limit = self.limit(endpoint)
-        delay = cfg.latency_ms / 1000.0 if method == "POST" else 0.0
-        status, message = 0, ""
-        if key is None or key not in (cfg.api_key, cfg.forbidden_key):
-            status, message = 401, "Missing or invalid API key (Authorization: Bearer <key>)"
-        elif key == cfg.forbidden_key:
-            scope = SCOPES.get(endpoint, "ecommerce:write")
-            status, message = 403, f"API key lacks the {scope} scope"
-        elif endpoint == OTHER:
-            status, message = 404, "No such endpoint"
-        elif method != "POST":
-            status, message = 405, f"{method} is not supported on this path (use POST)"
-        fault = ""
-        with self.lock:
-            if status:
-                remaining = self._peek_locked(endpoint, key or "", limit, t)
-            else:
-                taken = self._take_locked(endpoint, key or "", limit, t)
-                if taken is None:
-                    status, remaining = 429, 0
-                    message = f"Too many requests: at most {limit} per second on this endpoint"
-                else:
-                    remaining = taken
-                    fault = self._draw_fault_locked()
-                    if fault == "5xx":
-                        status = cfg.fault_status or self.rng.choice((500, 502, 503))
-                        message = "Injected server error (nothing was applied)"
-            if status or fault == "drop":
-                self._count_locked(endpoint, str(status) if status else "dropped")
-        headers = [("x-ratelimit-limit", str(limit)), ("x-ratelimit-remaining", str(remaining))]
-        if status == 429 and cfg.retry_after:
-            headers.append(("Retry-After", "1"))
-        if fault == "drop":
-            return V1Reply(0, drop=True, delay=delay)
-        if status:
-            reply = _error(status, message, path)
-        else:
-            reply = self._body(endpoint, path, body, t)
-            if fault == "slow":
-                delay += cfg.slow_seconds
-        reply.headers = headers
-        reply.delay = delay
-        return reply
-
-    def _take_locked(self, endpoint: str, key: str, limit: int, t: float) -> int | None:
-        """Take one request from the one-second window; the remaining count, None if over."""
-        window = self.windows.get((endpoint, key))
-        if window is None or window[0] != int(t):
-            window = [int(t), 0]
-            self.windows[(endpoint, key)] = window
-        if window[1] >= limit:
-            return None
-        window[1] += 1
-        return limit - window[1]
-
-    def _peek_locked(self, endpoint: str, key: str, limit: int, t: float) -> int:
-        window = self.windows.get((endpoint, key))
-        if window is None or window[0] != int(t):
-            return limit
-        return max(0, limit - window[1])
-
-    def _draw_fault_locked(self) -> str:
-        cfg = self.config
-        for name, rate in (
-            ("5xx", cfg.fault_5xx_rate),
-            ("drop", cfg.fault_drop_rate),
-            ("slow", cfg.fault_slow_rate),
-        ):
-            if rate and self.rng.random() < rate:
-                return name
-        return ""
-
-    def _count_locked(self, endpoint: str, outcome: str) -> None:
-        counts = self.traffic[endpoint]
-        counts[outcome] = counts.get(outcome, 0) + 1
-
     # ----------------------------------------------------------------- bodies
 
-    def _body(self, endpoint: str, path: str, body: bytes, t: float) -> V1Reply:
+    def route(self, path: str) -> tuple[Route, str]:
+        return ROUTES.get(path, UNKNOWN), ""
+
+    def serve(self, endpoint: str, _arg: str, body: bytes, path: str, t: float) -> Reply:
+        """Answer an admitted request and count its answer, under the lock that applies it."""
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -240,17 +123,17 @@ class V1Endpoints:
                 error = v1_rules.validate_ecommerce(payload, endpoint == PURCHASE)
         if error:
             with self.lock:
-                self._count_locked(endpoint, "400")
-            return _error(400, error, path)
+                self.traffic.record_locked(endpoint, "400", t)
+            return reply_error(400, error, path)
         line = dumps_line(payload)
         with self.lock:
             self.accepted.append((t, endpoint, line))
             if endpoint == UNSUBSCRIBE:
-                self._count_locked(endpoint, "202")
-                return V1Reply(202, orjson.dumps(self._unsubscribe_locked(payload)))
-            self._count_locked(endpoint, "200")
+                self.traffic.record_locked(endpoint, "202", t)
+                return Reply(202, orjson.dumps(self._unsubscribe_locked(payload)))
+            self.traffic.record_locked(endpoint, "200", t)
             self._event_locked(endpoint, payload, t)
-        return V1Reply(200, b"", NO_CONTENT_TYPE)
+        return Reply(200, b"", NO_CONTENT_TYPE)
 
     def _event_locked(self, endpoint: str, payload: dict[str, Any], t: float) -> None:
         if "occurredAt" in payload:
@@ -334,14 +217,7 @@ class V1Endpoints:
                 if len(keys) > v1_rules.MAX_PROPERTY_KEYS
             }
             return {
-                "endpoints": {
-                    name: {"requests": sum(c.values()), "counts": dict(sorted(c.items()))}
-                    for name, c in self.traffic.items()
-                },
-                "limits": {
-                    "events": self.limit(CUSTOM_EVENT),
-                    "unsubscribe": self.limit(UNSUBSCRIBE),
-                },
+                **self.traffic.as_json(),
                 "events_by_type": dict(sorted(self.events_by_type.items())),
                 "event_types_over_property_keys": over,
                 "ecommerce": dict(self.ecommerce),

@@ -17,7 +17,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .rules import EMAIL_RE, MAX_IDENTIFIER_LENGTH, PHONE_RE
+from .checks import contact, custom_identifiers, identifier, kind_of, object_with, text, unknown
 
 EVENT_TYPE_FORBIDDEN = frozenset("\"'(){}[]\\|,")
 PROPERTY_KEY_FORBIDDEN = frozenset('"{}[]\\|')
@@ -48,42 +48,6 @@ _DATE_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
     r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
 )
-
-
-def kind_of(value: Any) -> str:
-    """Name a JSON value's type the way an error message should."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _unknown(path: str, keys: Collection[str], allowed: Collection[str]) -> str | None:
-    for key in keys:
-        if key not in allowed:
-            where = f"{path}.{key}" if path else key
-            return f"{where}: unknown field (allowed: {', '.join(sorted(allowed))})"
-    return None
-
-
-def _text(path: str, value: Any, limit: int | None = None) -> str | None:
-    """A present, non-blank string (of at most ``limit`` characters)."""
-    if not isinstance(value, str):
-        return f"{path}: must be a string, got {kind_of(value)}"
-    if not value.strip():
-        return f"{path}: must not be empty"
-    if limit is not None and len(value) > limit:
-        return f"{path}: longer than {limit} characters ({len(value)})"
-    return None
 
 
 def occurred_at(value: Any, path: str = "occurredAt") -> tuple[float | None, str | None]:
@@ -119,7 +83,7 @@ def validate_event_user(value: Any, path: str = "user") -> str | None:
     if not isinstance(value, dict):
         what = "missing" if value is None else f"got {kind_of(value)}"
         return f"{path}: required object with phone, email or externalIdentifiers ({what})"
-    error = _unknown(path, value, EVENT_USER_KEYS) or _address(path, value)
+    error = unknown(path, value, EVENT_USER_KEYS) or _address(path, value)
     if error:
         return error
     external = value.get("externalIdentifiers")
@@ -135,59 +99,31 @@ def validate_event_user(value: Any, path: str = "user") -> str | None:
 def _address(path: str, user: dict[str, Any]) -> str | None:
     """The phone and email of a user object, when present."""
     for name in ("phone", "email"):
-        if name not in user:
-            continue
-        item = user[name]
-        error = _text(f"{path}.{name}", item, MAX_IDENTIFIER_LENGTH)
-        if error:
-            return error
-        if name == "phone" and not PHONE_RE.fullmatch(item):
-            return f"{path}.phone: {item!r} is not an E.164 phone number (like +19148440001)"
-        if name == "email" and not EMAIL_RE.fullmatch(item):
-            return f"{path}.email: {item!r} is not an email address"
-    return None
-
-
-def _external(path: str, value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return f"{path}: must be an object, got {kind_of(value)}"
-    error = _unknown(path, value, ("clientUserId", "customIdentifiers"))
-    if error:
-        return error
-    if not value:
-        return f"{path}: needs clientUserId or customIdentifiers (omit it instead)"
-    if "clientUserId" in value:
-        error = _text(f"{path}.clientUserId", value["clientUserId"], MAX_IDENTIFIER_LENGTH)
-        if error:
-            return error
-    if "customIdentifiers" not in value:
-        return None
-    items = value["customIdentifiers"]
-    where = f"{path}.customIdentifiers"
-    if not isinstance(items, list) or not items:
-        return f"{where}: must be a non-empty array of {{name, value}} objects"
-    for index, item in enumerate(items):
-        here = f"{where}[{index}]"
-        if not isinstance(item, dict):
-            return f"{here}: must be an object with name and value, got {kind_of(item)}"
-        if "key" in item and "name" not in item:
-            return f"{here}.key: unknown field (v1 calls it 'name')"
-        error = _unknown(here, item, ("name", "value"))
-        if error:
-            return error
-        for part in ("name", "value"):
-            if part not in item:
-                return f"{here}.{part}: required"
-            error = _text(f"{here}.{part}", item[part], MAX_IDENTIFIER_LENGTH)
+        if name in user:
+            error = contact(f"{path}.{name}", name, user[name])
             if error:
                 return error
     return None
 
 
+def _external(path: str, value: Any) -> str | None:
+    error = object_with(path, value, ("clientUserId", "customIdentifiers"))
+    if error:
+        return error
+    if not value:
+        return f"{path}: needs clientUserId or customIdentifiers (omit it instead)"
+    if "clientUserId" in value:
+        error = identifier(f"{path}.clientUserId", value["clientUserId"])
+        if error:
+            return error
+    if "customIdentifiers" not in value:
+        return None
+    where = f"{path}.customIdentifiers"
+    return custom_identifiers(where, value["customIdentifiers"], "name", "key", "v1")
+
+
 def _body(body: Any, allowed: Collection[str]) -> str | None:
-    if not isinstance(body, dict):
-        return f"body: must be a JSON object, got {kind_of(body)}"
-    return _unknown("", body, allowed)
+    return object_with("", body, allowed)
 
 
 def _occurred(body: dict[str, Any]) -> str | None:
@@ -202,7 +138,7 @@ def validate_custom_event(body: Any) -> str | None:
     if "type" not in body:
         return "type: required"
     event_type = body["type"]
-    error = _text("type", event_type)
+    error = text("type", event_type)
     if error:
         return error
     bad = sorted(EVENT_TYPE_FORBIDDEN & set(event_type))
@@ -216,7 +152,7 @@ def validate_custom_event(body: Any) -> str | None:
         if error:
             return error
     if "externalEventId" in body:
-        error = _text("externalEventId", body["externalEventId"])
+        error = text("externalEventId", body["externalEventId"])
         if error:
             return error
     return _occurred(body)
@@ -253,7 +189,7 @@ def validate_ecommerce(body: Any, purchase: bool) -> str | None:
     if error:
         return error
     if "orderId" in body:
-        error = _text("orderId", body["orderId"])
+        error = text("orderId", body["orderId"])
         if error:
             return error
     if "salesChannel" in body:
@@ -264,9 +200,7 @@ def validate_ecommerce(body: Any, purchase: bool) -> str | None:
 
 
 def _item(path: str, item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return f"{path}: must be an object, got {kind_of(item)}"
-    error = _unknown(path, item, ITEM_KEYS)
+    error = object_with(path, item, ITEM_KEYS)
     if error:
         return error
     for name in ("productId", "productVariantId", "price"):
@@ -274,7 +208,7 @@ def _item(path: str, item: Any) -> str | None:
             return f"{path}.{name}: required"
     for name in ("productId", "productVariantId", "productImage", "productUrl", "name"):
         if name in item:
-            error = _text(f"{path}.{name}", item[name])
+            error = text(f"{path}.{name}", item[name])
             if error:
                 return error
     if "quantity" in item:
@@ -290,9 +224,7 @@ def _price(path: str, value: Any) -> str | None:
         return f"{path}: must be a non-empty array of {{value, currency}}, got {kind_of(value)}"
     for index, price in enumerate(value):
         here = f"{path}[{index}]"
-        if not isinstance(price, dict):
-            return f"{here}: must be an object with value and currency, got {kind_of(price)}"
-        error = _unknown(here, price, ("value", "currency"))
+        error = object_with(here, price, ("value", "currency"))
         if error:
             return error
         if "value" not in price:
@@ -307,9 +239,7 @@ def _price(path: str, value: Any) -> str | None:
 
 
 def _sales_channel(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return f"salesChannel: must be an object, got {kind_of(value)}"
-    error = _unknown("salesChannel", value, ("channelType",))
+    error = object_with("salesChannel", value, ("channelType",))
     if error:
         return error
     if "channelType" in value and value["channelType"] not in SALES_CHANNEL_TYPES:
@@ -329,7 +259,7 @@ def validate_unsubscribe(body: Any) -> str | None:
         return f"user: required object with phone or email ({what})"
     if "externalIdentifiers" in user:
         return "user.externalIdentifiers: unknown field (an unsubscribe takes phone or email)"
-    error = _unknown("user", user, ("phone", "email")) or _address("user", user)
+    error = unknown("user", user, ("phone", "email")) or _address("user", user)
     if error:
         return error
     if not user:
@@ -348,9 +278,7 @@ def _subscriptions(value: Any, user: dict[str, Any]) -> str | None:
         return f"subscriptions: must be an array of {{type, channel}}, got {kind_of(value)}"
     for index, item in enumerate(value):
         here = f"subscriptions[{index}]"
-        if not isinstance(item, dict):
-            return f"{here}: must be an object with type and channel, got {kind_of(item)}"
-        error = _unknown(here, item, ("type", "channel"))
+        error = object_with(here, item, ("type", "channel"))
         if error:
             return error
         if item.get("type") not in SUBSCRIPTION_TYPES:
@@ -366,9 +294,7 @@ def _subscriptions(value: Any, user: dict[str, Any]) -> str | None:
 
 
 def _notification(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return f"notification: must be an object, got {kind_of(value)}"
-    error = _unknown("notification", value, ("language", "disabled"))
+    error = object_with("notification", value, ("language", "disabled"))
     if error:
         return error
     if "language" in value and value["language"] not in NOTIFICATION_LANGUAGES:
