@@ -4,7 +4,9 @@ An opt-in travels in a people stream and an opt-out in an unsubscribe stream; th
 are drained when they fill, not in the order their records were read. So each is noted
 here with the place its record was read at, when its batch is planned: one that an
 opposite choice read later has already overtaken is dropped (the later one is, or will
-be, sent), whichever batch is planned first. Pure bookkeeping, in the reading process,
+be, sent), whichever batch is planned first. An opt-out already sent in this run, or
+recorded in the ledger, is not sent again unless an opt-in for its address and channel
+stood in between (it re-arms the opt-out). Pure bookkeeping, in the reading process,
 kept only by runs that have an unsubscribe stream.
 """
 
@@ -14,6 +16,7 @@ import threading
 
 OPT_IN = "in"
 OPT_OUT = "out"
+OptOut = tuple[str, str, str]  # (address, channel, subscription type)
 
 
 class ConsentOrder:
@@ -21,6 +24,8 @@ class ConsentOrder:
 
     def __init__(self) -> None:
         self._latest: dict[tuple[str, str], tuple[int, str]] = {}
+        self._opted_in: set[tuple[str, str]] = set()  # an opt-in stood in this run
+        self._sent: set[OptOut] = set()  # opt-outs planned since the last opt-in
         self._lock = threading.Lock()
 
     def stands(self, address: str, channel: str, read_at: int, choice: str) -> bool:
@@ -32,4 +37,19 @@ class ConsentOrder:
                 return False
             if latest is None or read_at >= latest[0]:
                 self._latest[key] = (read_at, choice)
+            if choice == OPT_IN:
+                self._opted_in.add(key)
+                self._sent = {k for k in self._sent if k[:2] != key}
             return True
+
+    def new_optouts(self, keys: list[OptOut], recorded: set[OptOut]) -> list[OptOut]:
+        """Of standing opt-outs, those to send: not sent in this run since the last opt-in,
+        and not `recorded` in the ledger unless an opt-in of this run re-armed them."""
+        with self._lock:
+            fresh = [
+                k
+                for k in keys
+                if k not in self._sent and (k not in recorded or k[:2] in self._opted_in)
+            ]
+            self._sent.update(fresh)
+            return fresh

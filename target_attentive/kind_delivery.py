@@ -5,10 +5,12 @@ here, in the reading process, the bodies to send are checked against this run an
 ledger, handed to the sending process (kind_sending.py) and settled:
 
 - an event whose key this run already planned, or the ledger holds, is `unchanged`;
-- an opt-out overtaken by an opt-in read later in the input is `filtered` (consent.py);
-  with confirmation texts on, an opt-out already recorded (in the ledger, or earlier in
-  this run) is `unchanged`, since it is sent at most once. Without them opt-outs are never
-  skipped for fear of a repeat: a repeated unsubscribe without a text is harmless;
+- an opt-out overtaken by an opt-in read later in the input is `filtered`; one sent
+  earlier in this run or recorded in the ledger as sent is `unchanged`, unless an opt-in
+  re-armed it (consent.py). With confirmation texts on it is also claimed before sending
+  (kind_sending.py), so it is sent at most once, like an opt-in. Without them an opt-out
+  whose fate is unknown (a crash, a timeout) is sent again: a repeated unsubscribe
+  without a text is harmless;
 - the rest are sent, one request a body; refused bodies go to the rejects file with
   Attentive's message.
 
@@ -61,7 +63,6 @@ class KindDelivery:
         self.consent = consent
         self.notifications = settings.unsubscribe_notifications
         self._events: set[str] = set()  # event keys planned in this run
-        self._optouts: set[tuple[str, str, str]] = set()  # with texts on: planned in this run
         self._lock = threading.Lock()
 
     def plan(self, built: list[tuple[int, int, dict, Built]]) -> list[Planned]:
@@ -70,10 +71,9 @@ class KindDelivery:
         events = [b.event_key for _, _, _, b in built if b.event_key is not None]
         known = self.ledger.known_events(events) if self.ledger is not None and events else set()
         wanted = [key for _, _, _, b in built for key in b.optout_keys]
-        if self.notifications and self.ledger is not None and wanted:
-            known_out = self.ledger.known_optouts(wanted)
-        else:
-            known_out = set()
+        known_out = (
+            self.ledger.known_optouts(wanted) if self.ledger is not None and wanted else set()
+        )
         planned = []
         for position, read_at, record, item in built:
             endpoint = ENDPOINTS[item.kind]
@@ -99,20 +99,19 @@ class KindDelivery:
         self, item: Built, read_at: int, known: set[tuple[str, str, str]]
     ) -> list[tuple[str, str, str]] | None:
         """The opt-outs of a body still to send; None when the record is settled here."""
-        keys = [tuple(key) for key in item.optout_keys]
-        if self.consent is not None:
-            keys = [k for k in keys if self.consent.stands(k[0], k[1], read_at, OPT_OUT)]
-            if not keys:
-                self.tally.filtered(OVERTAKEN)
-                return None
-        if self.notifications:
-            with self._lock:
-                keys = [k for k in keys if k not in known and k not in self._optouts]
-                self._optouts.update(keys)
-            if not keys:
-                self.tally.add("unchanged")
-                return None
-        return keys  # type: ignore[return-value]
+        keys = [(k[0], k[1], k[2]) for k in item.optout_keys]
+        consent = self.consent
+        if consent is None:  # a run without an unsubscribe stream never gets here
+            return keys
+        keys = [k for k in keys if consent.stands(k[0], k[1], read_at, OPT_OUT)]
+        if not keys:
+            self.tally.filtered(OVERTAKEN)
+            return None
+        keys = consent.new_optouts(keys, known)
+        if not keys:
+            self.tally.add("unchanged")
+            return None
+        return keys
 
     def submit(self, planned: list[Planned], stream: str) -> int | None:
         """Hand a batch to the sending process, in read order with the people batches."""

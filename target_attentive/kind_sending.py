@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,3 +164,31 @@ def _texts_confirmation(payload: dict) -> bool:
     disabled = (payload.get("notification") or {}).get("disabled") is True
     channels = {s.get("channel") for s in payload.get("subscriptions") or ()}
     return not disabled and "TEXT" in channels
+
+
+class ConsentBarrier:
+    """Opt-ins and opt-outs reach Attentive in the order their batches were handed over.
+
+    Batches are sent side by side, so an opt-out batch could overtake the opt-in batch
+    handed over just before it (or the reverse), and the person would end in the wrong
+    state. A batch that carries one direction waits, before its requests start, for the
+    batches still out that carry the other; batches of one direction still overlap.
+    """
+
+    def __init__(self) -> None:
+        self._direction: str | None = None
+        self._out: list[Future] = []
+
+    def before(self, direction: str | None) -> None:
+        """Called before a batch starts, in the order batches arrive."""
+        if direction is None:
+            return
+        if direction != self._direction:
+            wait_all(self._out)
+            self._out = []
+            self._direction = direction
+
+    def started(self, direction: str | None, future: Future) -> None:
+        if direction is not None:
+            self._out = [f for f in self._out if not f.done()]
+            self._out.append(future)

@@ -48,7 +48,7 @@ from target_attentive import masking
 from target_attentive.collector import Collector
 from target_attentive.jsonl import dumps
 from target_attentive.kind_outgoing import KindOutgoing, KindSent
-from target_attentive.kind_sending import KindSending, KindStarted
+from target_attentive.kind_sending import ConsentBarrier, KindSending, KindStarted
 from target_attentive.report import Tally
 from target_attentive.sending import Outgoing, Sending, Sent, Started
 from target_attentive.settings import Settings
@@ -289,6 +289,7 @@ def main() -> None:
         ledger = Ledger(settings.ledger_url)
     sending = Sending(settings, tally, ledger, logger)
     kind_sending = KindSending(sending)
+    consent = ConsentBarrier()  # opt-ins and opt-outs go out in the order handed over
     outbox = _Outbox(outbound, tally)
     batches: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
@@ -331,11 +332,16 @@ def main() -> None:
             while (frame := batches.get()) is not None:
                 started: Started | KindStarted
                 if "v1" in frame:
-                    started = kind_sending.start([KindOutgoing.from_wire(w) for w in frame["v1"]])
+                    items = [KindOutgoing.from_wire(w) for w in frame["v1"]]
+                    direction = "out" if any(item.optouts for item in items) else None
+                    consent.before(direction)
+                    started = kind_sending.start(items)
                 else:
                     people = [Outgoing.from_wire(wire) for wire in frame["people"]]
+                    direction = "in" if any(p.claims for p in people) else None
+                    consent.before(direction)
                     started = sending.start(people, frame["stream"])  # in the order they arrive
-                workers.submit(send_batch, frame, started)
+                consent.started(direction, workers.submit(send_batch, frame, started))
                 collector.tick()
         finally:
             workers.shutdown(wait=True)
