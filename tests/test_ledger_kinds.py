@@ -81,6 +81,14 @@ def test_an_optout_re_arms_the_optin_and_an_optin_the_optout(ledger: Ledger) -> 
     assert ledger.claim_optouts([TEXT_OUT]) == {TEXT_OUT}
 
 
+def test_an_optin_confirmed_by_a_bulk_job_re_arms_the_optout(ledger: Ledger) -> None:
+    text_in = ("phone:+14155550100", "TEXT", "9")
+    ledger.record_optouts([TEXT_OUT])
+    ledger.record_job("job-1", "people", [("phone:+14155550100", "h")])
+    ledger.settle_job("job-1", {}, confirm=[text_in], finished="COMPLETED")
+    assert ledger.known_optouts([TEXT_OUT]) == set()
+
+
 def test_forgetting_everything_forgets_events_and_optouts(ledger: Ledger) -> None:
     ledger.record_events([("purchase:o-1", "purchase")])
     ledger.record_optouts([TEXT_OUT])

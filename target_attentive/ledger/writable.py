@@ -249,6 +249,7 @@ class Ledger(LedgerBase):
             self.jobs.record(conn, list(new_jobs), at)
             self.jobs.settle(conn, job_id, outcomes)
             self.optins.set_status(conn, claim_rows(confirm), CONFIRMED, at)
+            self.kinds.rearm_optouts(conn, addresses(claim_rows(confirm)))
             self.optins.release(conn, claim_rows(release), only_from=(PENDING, SUBMITTED))
             self.optins.set_status(
                 conn, claim_rows(doubt), IN_DOUBT, at, only_from=(PENDING, SUBMITTED, IN_DOUBT)
