@@ -13,6 +13,9 @@ kept only by runs that have an unsubscribe stream.
 from __future__ import annotations
 
 import threading
+from typing import Any
+
+from target_attentive.kinds.shapes import UNSUBSCRIBE
 
 OPT_IN = "in"
 OPT_OUT = "out"
@@ -53,3 +56,12 @@ class ConsentOrder:
             ]
             self._sent.update(fresh)
             return fresh
+
+
+def has_unsubscribe(settings: Any) -> bool:
+    """Whether any mapping of the settings routes a stream to opt-outs."""
+    raws = [settings.mapping, *(settings.stream_mappings or {}).values()]
+    return any(
+        isinstance(raw, dict) and str(raw.get("kind") or "").strip().lower() == UNSUBSCRIBE
+        for raw in raws
+    )

@@ -113,6 +113,21 @@ class KindDelivery:
             return None
         return keys
 
+    def write(self, planned: list[Planned], stream: str, lines: Any) -> None:
+        """A dry run's batch: each body with its kind and endpoint, to the dry-run file."""
+        for item in planned:
+            outgoing = item.outgoing
+            lines.write(
+                {
+                    "stream": stream,
+                    "position": item.position,
+                    "kind": outgoing.kind,
+                    "endpoint": outgoing.path,
+                    "payload": outgoing.payload,
+                }
+            )
+        self.tally.add("written", len(planned))
+
     def submit(self, planned: list[Planned], stream: str) -> int | None:
         """Hand a batch to the sending process, in read order with the people batches."""
         if not planned:

@@ -12,13 +12,12 @@ from typing import Any
 
 from target_attentive.checkpoint import CheckpointKeeper, Hold
 from target_attentive.collector import Collector
-from target_attentive.consent import ConsentOrder
+from target_attentive.consent import ConsentOrder, has_unsubscribe
 from target_attentive.delivery import Delivery
 from target_attentive.jobs import reconcile
 from target_attentive.jsonl import LinesFile
 from target_attentive.kind_delivery import KindDelivery
 from target_attentive.kinds import KindMapping
-from target_attentive.kinds.shapes import UNSUBSCRIBE
 from target_attentive.mapping import Mapping
 from target_attentive.reader import WaitFlag
 from target_attentive.rejects import RejectsFile
@@ -73,7 +72,7 @@ class Run:
         self.ledger = open_ledger(settings) if settings.ledger_enabled else None
         self.delivery = Delivery(settings, self.tally, self.ledger, logger)
         # Opt-ins and opt-outs in input order, kept only when a stream may carry opt-outs.
-        self.consent = ConsentOrder() if _has_unsubscribe(settings) else None
+        self.consent = ConsentOrder() if has_unsubscribe(settings) else None
         self.delivery.consent = self.consent
         self.kinds = KindDelivery(settings, self.tally, self.ledger, self.delivery, self.consent)
         if self.ledger is not None and self.subscriptions_enabled:
@@ -145,18 +144,7 @@ class Run:
         planned = self.kinds.plan(built)
         if self.dry_run:
             assert self.dry_run_file is not None
-            for item in planned:
-                outgoing = item.outgoing
-                self.dry_run_file.write(
-                    {
-                        "stream": stream,
-                        "position": item.position,
-                        "kind": outgoing.kind,
-                        "endpoint": outgoing.path,
-                        "payload": outgoing.payload,
-                    }
-                )
-            self.tally.add("written", len(planned))
+            self.kinds.write(planned, stream, self.dry_run_file)
             self.keeper.settle(hold)
             return
         self._make_room()
@@ -327,9 +315,3 @@ class Run:
                 "resumes with them (people Attentive accepted are skipped as unchanged).",
                 summary["unsettled"],
             )
-
-
-def _has_unsubscribe(settings: Settings) -> bool:
-    """Whether any mapping of the settings routes a stream to opt-outs."""
-    raws = [settings.mapping, *(settings.stream_mappings or {}).values()]
-    return any(isinstance(raw, dict) and raw.get("kind") == UNSUBSCRIBE for raw in raws)
