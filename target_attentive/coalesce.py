@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from target_attentive.keys import identity_keys
+from target_attentive.keys import identity_keys, identity_kind
 from target_attentive.people import drop_identifiers
 from target_attentive.problems import Problem
 
@@ -92,26 +92,34 @@ def group_people(
     """The people of a batch, in order of first appearance.
 
     `owners`: `{identity key: person key}` the ledger holds for the batch's identifier
-    values (who each was last sent with); a value owned by someone who is not this person
-    counts as shared.
+    values (who each was last sent with); a value whose owner this person disagrees with
+    (it has an identifier of the owner key's kind, with another value) counts as shared.
     """
     ids = [identity_keys(item.payload["identifiers"]) for item in items]
     owners = owners or {}
-    if not owners and _all_distinct(ids):  # the usual batch: one record a person
-        return Grouping([Group([item], item.payload) for item in items])
+    if _all_distinct(ids) and not any(_disowned(keys, owners) for keys in ids):
+        return Grouping([Group([item], item.payload) for item in items])  # the usual batch
     people, holders = _join(ids)
     shared = {v for v, held in holders.items() if len({p.root() for p in held}) > 1}
     grouping = Grouping([])
     for person in people:
-        own = set(person.kinds.values())
         in_batch = {k for k, v in person.kinds.items() if v in shared}
-        in_ledger = {
-            k for k, v in person.kinds.items() if owners.get(v, v) not in own and k not in in_batch
-        }
+        in_ledger = _disowned(person.kinds, owners) - in_batch
         if send_shared:
             in_batch, in_ledger = set(), set()
         _settle_person(items, ids, person, in_batch, in_ledger, grouping)
     return grouping
+
+
+def _disowned(kinds: Mapping[str, str], owners: Mapping[str, str]) -> set[str]:
+    """The kinds of identifier whose value was last sent with a person this one is not:
+    one it disagrees with on that person's own key."""
+    found = set()
+    for kind, value in kinds.items():
+        owner = owners.get(value)
+        if owner is not None and kinds.get(identity_kind(owner), owner) != owner:
+            found.add(kind)
+    return found
 
 
 def _all_distinct(ids: list[dict[str, str]]) -> bool:

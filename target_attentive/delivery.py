@@ -34,7 +34,8 @@ from target_attentive.client import AttentiveClient, RetriesExhausted, StopReque
 from target_attentive.coalesce import group_people
 from target_attentive.consent import OPT_IN, ConsentOrder
 from target_attentive.custom_types import AttributeTypes, accepts, infer_type
-from target_attentive.keys import identity_keys, optin_key, payload_hash, person_key
+from target_attentive.keys import optin_key, payload_hash, person_key
+from target_attentive.owners import IdentifierOwners
 from target_attentive.problems import Problem
 from target_attentive.report import Tally
 from target_attentive.sender import SenderProcess
@@ -109,6 +110,7 @@ class Delivery:
                 settings = dataclasses.replace(settings, ledger_url=url)
             self.sender = self.sender_class(settings, logger, tally)
         self._client: AttentiveClient | None = None
+        self.owners = IdentifierOwners(ledger)
         self.job_ids: set[str] = set()  # bulk jobs this run submitted
         self._types: dict[str, str] | None = None
         self.consent: ConsentOrder | None = None  # set by a run with opt-outs (consent.py)
@@ -188,17 +190,10 @@ class Delivery:
         return getattr(self.settings, "shared_identifiers", "omit") == "send"
 
     def _identifier_owners(self, items: list[Any]) -> dict[str, str]:
-        """Who the ledger says each identifier value of the batch was last sent with.
-
-        Read through `ledger.identifier_owners(keys) -> {identity key: person key}`, the
-        store the ledger package is to add (with `record_identifier_owners(rows)` written
-        on acceptance); a ledger without it leaves the check to the batch alone.
-        """
-        lookup = getattr(self.ledger, "identifier_owners", None)
-        if lookup is None or self._send_shared:
+        """Who each identifier value of the batch was last sent with (ledger, batches out)."""
+        if self._send_shared:
             return {}
-        keys = {k for i in items for k in identity_keys(i.payload["identifiers"]).values()}
-        return dict(lookup(sorted(keys)))
+        return self.owners.of(i.payload["identifiers"] for i in items)
 
     def attribute_types(self) -> AttributeTypes:
         """The run's custom attribute types, shared by every stream's records."""
@@ -362,7 +357,9 @@ class Delivery:
             )
             for p in people
         ]
-        return self.sender.submit(outgoing, stream)
+        batch = self.sender.submit(outgoing, stream)
+        self.owners.submitted(batch, ((p.key, p.payload["identifiers"]) for p in people))
+        return batch
 
     def settle(
         self, batch: int | None, people: list[Person], stream: str, reject: Reject
@@ -372,7 +369,10 @@ class Delivery:
         if batch is None:
             return []
         assert self.sender is not None
-        sent = self.sender.wait(batch, self.stop, self._progress)
+        try:
+            sent = self.sender.wait(batch, self.stop, self._progress)
+        finally:
+            self.owners.settled(batch)
         self.job_ids.update(sent.job_ids)
         for refusal in sent.refused:
             self.note_refusal(people[refusal.index], refusal.message)

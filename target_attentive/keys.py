@@ -52,6 +52,14 @@ def identity_keys(identifiers: dict) -> dict[str, str]:
     return keys
 
 
+def identity_kind(key: str) -> str:
+    """The kind of an identity key (`phone` of `phone:+1...`, `custom:x` of `custom:x=1`),
+    as `identity_keys` names it."""
+    if key.startswith("custom:"):
+        return key.split("=", 1)[0]
+    return key.split(":", 1)[0]
+
+
 def optin_key(payload: dict, channel: str) -> str:
     """The address an opt-in subscribes: phone for TEXT, email for EMAIL."""
     identifiers = payload["identifiers"]

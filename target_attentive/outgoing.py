@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from target_attentive.keys import identity_keys
+
 Claim = tuple[str, str, str]  # (address or person key, channel, signUpSourceId)
 
 
@@ -23,6 +25,10 @@ class Outgoing:
     claims: list[Claim] = field(default_factory=list)  # opt-ins to claim before sending
     # Bulk mode: the [position, record] pairs it came from, for a refusal found later.
     sources: list[list[Any]] = field(default_factory=list)
+
+    def identity_keys(self) -> list[str]:
+        """Its identifier values as ledger keys, recorded with `key` once accepted."""
+        return list(identity_keys(self.payload["identifiers"]).values())
 
     def to_wire(self) -> list[Any]:
         claims = [list(c) for c in self.claims]

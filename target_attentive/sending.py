@@ -177,6 +177,7 @@ class Sending:
         """Who was accepted and refused; the accepted (and bulk jobs) into the ledger."""
         sent = Sent()
         accepted: list[tuple[str, str]] = []
+        owners: list[tuple[str, str]] = []
         records: list[JobRecord] = []
         submitted: list[Claim] = []
         for leaf in (leaf for result in results for leaf in result.leaves):
@@ -188,6 +189,7 @@ class Sending:
                 continue
             sent.accepted += [i for i, _ in leaf.unit]
             accepted += [(p.key, p.digest) for _, p in leaf.unit]
+            owners += [(i, p.key) for _, p in leaf.unit for i in p.identity_keys()]
             job_id = job_id_of(answer)
             if self.bulk and job_id:
                 sent.job_ids.append(job_id)
@@ -206,9 +208,9 @@ class Sending:
         sent.accepted.sort()
         if self.ledger is not None and accepted:
             if self.bulk:
-                self.ledger.record_bulk(records, accepted, submitted)
+                self.ledger.record_bulk(records, accepted, submitted, owners)
             else:
-                self.ledger.record_accepted(accepted)
+                self.ledger.record_accepted(accepted, owners)
         if sent.job_ids:
             self.tally.request("bulk_jobs", len(sent.job_ids))
         if submitted:

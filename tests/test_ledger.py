@@ -277,7 +277,10 @@ def test_job_lifecycle(ledger: Ledger) -> None:
 
 
 def _fill(ledger: Ledger) -> None:
-    ledger.record_accepted([("email:ann@example.com", "h1"), ("email:bob@example.com", "h2")])
+    ledger.record_accepted(
+        [("email:ann@example.com", "h1"), ("email:bob@example.com", "h2")],
+        [("email:ann@example.com", "email:ann@example.com"), ("phone:+1", "email:ann@example.com")],
+    )
     ledger.claim_optins([("email:ann@example.com", "EMAIL", "1")])
     ledger.confirm_optins([("email:ann@example.com", "EMAIL", "1")])
     ledger.claim_optins([("email:ann@example.com", "TEXT", "2")])
@@ -291,6 +294,7 @@ def test_counts_and_forgetting(ledger: Ledger) -> None:
     _fill(ledger)
     assert ledger.counts() == {
         "people": 2,
+        "identifiers": 2,
         "optins": {"pending": 1, "submitted": 0, "confirmed": 1, "in_doubt": 1},
         "custom_attributes": 1,
         "custom_attributes_claimed": 1,
@@ -306,6 +310,7 @@ def test_counts_and_forgetting(ledger: Ledger) -> None:
         ],
     }
     assert ledger.forget_person("email:ann@example.com")["hash_removed"] is False
+    assert ledger.identifier_owners(["email:ann@example.com", "phone:+1"]) == {}
     assert ledger.last_hashes(["email:ann@example.com", "email:bob@example.com"]) == {
         "email:bob@example.com": "h2"
     }
@@ -313,6 +318,7 @@ def test_counts_and_forgetting(ledger: Ledger) -> None:
     ledger.forget_everything()
     assert ledger.counts() == {
         "people": 0,
+        "identifiers": 0,
         "optins": {"pending": 0, "submitted": 0, "confirmed": 0, "in_doubt": 0},
         "custom_attributes": 0,
         "custom_attributes_claimed": 0,

@@ -170,6 +170,7 @@ def test_a_version_1_ledger_is_read_then_upgraded(ledger_url: str) -> None:
         assert dry.custom_types() == {"VIP": "boolean"}
         assert dry.counts()["custom_attributes_claimed"] == 0
         assert [j["job_id"] for j in dry.unreconciled_jobs()] == ["old-job"]
+        assert dry.identifier_owners(["email:ann@example.com"]) == {}  # no such table yet
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT value FROM ledger_meta").scalar() == "1"
     with Ledger(ledger_url) as ledger:
@@ -180,6 +181,8 @@ def test_a_version_1_ledger_is_read_then_upgraded(ledger_url: str) -> None:
         assert (entry.key, entry.payload) == ("email:ann@example.com", None)
         ledger.settle_job("old-job", {"email:ann@example.com": "accepted"}, finished="COMPLETED")
         assert ledger.unreconciled_jobs() == []
+        ledger.record_accepted([("email:ann@example.com", "h")], [("phone:+1", "email:ann@x")])
+        assert ledger.identifier_owners(["phone:+1", "phone:+2"]) == {"phone:+1": "email:ann@x"}
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SELECT value FROM ledger_meta").scalar()
     engine.dispose()

@@ -50,8 +50,8 @@ import sqlalchemy as sa
 import yaml
 from example_customers import BAD, PEOPLE, SAMPLE_CONFIG, examples
 
+from target_attentive.config_schema import CONFIG_SCHEMA
 from target_attentive.sandbox.process import SandboxProcess
-from target_attentive.target import TargetAttentive
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
@@ -516,7 +516,7 @@ def test_meltano_invoke_about_is_the_working_tree(project: Project) -> None:
     done = project.run("invoke", "target-attentive", "--about", "--format", "json")
     about = json.loads(done.stdout)
     assert about["name"] == "target-attentive"
-    own = set(TargetAttentive.config_jsonschema["properties"])
+    own = set(CONFIG_SCHEMA["properties"])
     assert own <= set(about["settings"]["properties"]), "the installed target is another one"
     text = project.run("invoke", "target-attentive", "--about").stdout
     assert "target-attentive" in text and "api_key" in text

@@ -218,6 +218,42 @@ def test_households_stay_two_people_and_opt_ins_stay_with_their_record(
     assert "another person's" in omissions[0]["reason"]
 
 
+@pytest.mark.parametrize("split", ["two runs", "two batches"])
+def test_a_household_split_across_batches_or_runs_stays_two_people(
+    sandbox, tmp_path: Path, split: str
+) -> None:
+    """The ledger keeps who each identifier value was last sent with: the batch alone
+    cannot see that Bob's phone went out with Ann before."""
+    ann = {"id": 1, "email": "ann@example.com", "phone": "+12025550123", "email_opt_in": True}
+    bob = {"id": 2, "email": "bob@example.com", "phone": "202-555-0123", "email_opt_in": True}
+    ann_again = {"phone": "(202) 555-0123", "first_name": "Ann?"}  # agrees with Ann: sent
+    config = base_config(
+        sandbox, tmp_path, mapping=OPT_IN_MAPPING, subscriptions_enabled=True, batch_size_rows=1
+    )
+    if split == "two runs":
+        run(config, lines([ann]), tmp_path)
+        run({**config, "rejects_path": str(tmp_path / "r2.jsonl")}, lines([bob]), tmp_path)
+        omissions = read_lines(tmp_path / "r2.jsonl")
+        positions = [1]
+    else:
+        run(config, lines([ann, bob, ann_again]), tmp_path)
+        omissions = outcomes(tmp_path)[1]
+        positions = [2]
+    sent = [a["payload"]["identifiers"] for a in sandbox.accepted()]
+    assert sent[:2] == [
+        {"email": "ann@example.com", "phone": "+12025550123", "clientUserId": "1"},
+        {"email": "bob@example.com", "clientUserId": "2"},
+    ]
+    if split == "two batches":
+        assert sent[2:] == [{"phone": "+12025550123"}], "nothing disagrees with Ann"
+    assert [(o["position"], o["field"]) for o in omissions] == [
+        (n, "identifiers.phone") for n in positions
+    ]
+    assert "last sent with another person" in omissions[0]["reason"]
+    emails = [s["identifiers"]["email"] for s in sandbox.people() if s.get("subscriptions")]
+    assert sorted(emails) == ["ann@example.com", "bob@example.com"], "opt-ins stay put"
+
+
 def test_shared_identifiers_send_leaves_the_bridging_to_attentive(tmp_path: Path) -> None:
     config = dry_config(tmp_path, mapping=OPT_IN_MAPPING, shared_identifiers="send")
     run(config, lines(HOUSEHOLD[:2]), tmp_path)

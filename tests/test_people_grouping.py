@@ -98,3 +98,25 @@ def test_the_ledger_owner_of_a_value_counts_as_another_person() -> None:
     owners = {f"phone:{P}": "email:b@x.co"}
     items = recs({"email": "b@x.co", "phone": P, "clientUserId": "7"})
     assert ids_of(group_people(items, owners=owners)) == [items[0].payload["identifiers"]]
+
+
+def test_a_ledger_owner_this_person_does_not_disagree_with_is_the_same_person() -> None:
+    # Sent before as {email a, phone P}; a record with the phone alone, or with a key of a
+    # kind the owner did not have, may be that person: nothing disagrees, nothing is left out.
+    owners = {f"phone:{P}": "email:a@x.co"}
+    for ids in ({"phone": P}, {"phone": P, "clientUserId": "9"}, {"phone": P, "email": "a@x.co"}):
+        grouping = group_people(recs(ids), owners=owners)
+        assert ids_of(grouping) == [ids]
+        assert grouping.omitted == grouping.rejected == {}
+    # One that disagrees loses the value; a record of the same person (in the batch) that
+    # had only that value is rejected, whoever else it might be.
+    owners = {f"phone:{P}": "clientUserId:1"}
+    grouping = group_people(recs({"phone": P, "clientUserId": "2"}, {"phone": P}), owners=owners)
+    assert ids_of(grouping) == [{"clientUserId": "2"}]
+    assert list(grouping.rejected) == [1]
+    items = recs(
+        {"email": "z@x.co", "customIdentifiers": [{"key": "crm", "value": "1"}]},
+    )
+    grouping = group_people(items, owners={"email:z@x.co": "custom:crm=2"})
+    assert ids_of(grouping) == [{"customIdentifiers": [{"key": "crm", "value": "1"}]}]
+    assert grouping.omitted[0][0].field == "identifiers.email"

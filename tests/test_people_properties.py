@@ -23,7 +23,7 @@ from hypothesis.internal.conjecture import junkdrawer
 from target_attentive.coalesce import group_people
 from target_attentive.custom_types import AttributeTypes, schema_kind
 from target_attentive.jsonl import dumps
-from target_attentive.keys import payload_hash, person_key
+from target_attentive.keys import identity_keys, identity_kind, payload_hash, person_key
 from target_attentive.mapping import compile_mapping
 from target_attentive.people import Prepared, RecordPlan, prepare
 from target_attentive.reading import map_record
@@ -238,8 +238,10 @@ def assert_every_mapped_value_sent_or_reported(record: dict, prepared: Prepared)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(records(), min_size=1, max_size=8))
-def test_any_batch_ends_in_valid_people_rejects_and_reported_omissions(batch: list) -> None:
+@given(st.lists(records(), min_size=1, max_size=8), st.data())
+def test_any_batch_ends_in_valid_people_rejects_and_reported_omissions(
+    batch: list, data: st.DataObject
+) -> None:
     check = RecordCheck(STREAM_SCHEMA)
     plan = plan_for(check)
     items, rejected = [], []
@@ -253,7 +255,16 @@ def test_any_batch_ends_in_valid_people_rejects_and_reported_omissions(batch: li
         assert_every_mapped_value_sent_or_reported(record, prepared)
         items.append(Item(position, record, prepared.payload, tuple(prepared.omitted)))
 
-    grouping = group_people(items)
+    # What the ledger may say: any value of the batch last sent with one of the batch's
+    # people, or with someone else entirely.
+    values = sorted({k for i in items for k in identity_keys(i.payload["identifiers"]).values()})
+    people = [*values, "email:someone.else@example.com", "clientUserId:elsewhere"]
+    owners = (
+        data.draw(st.dictionaries(st.sampled_from(values), st.sampled_from(people)))
+        if values
+        else {}
+    )
+    grouping = group_people(items, owners=owners)
     grouped = [item.position for group in grouping.groups for item in group.items]
     rejected += [items[i].position for i in grouping.rejected]
     # Each record ends in exactly one outcome: rejected, or in exactly one person.
@@ -261,6 +272,10 @@ def test_any_batch_ends_in_valid_people_rejects_and_reported_omissions(batch: li
     for group in grouping.groups:
         payload = group.payload
         assert validate_payload(payload) == [], payload
+        kinds = identity_keys(payload["identifiers"])
+        for value in kinds.values():  # never sent with a value another person owns
+            owner = owners.get(value)
+            assert owner is None or kinds.get(identity_kind(owner), owner) == owner
         person_key(payload["identifiers"])
         payload_hash(payload)
         dumps(payload)

@@ -27,6 +27,8 @@ RUNTIME_DEFAULTS: dict[str, Any] = {
     "rate_limit": 150,
     "bulk_rate_limit": 100,
     "job_rate_limit": 100,
+    "event_rate_limit": 150,
+    "unsubscribe_rate_limit": 5,
     "retry_after": False,
     "latency_ms": 0,
     "fault_5xx_rate": 0,

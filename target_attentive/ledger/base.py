@@ -13,7 +13,7 @@ from target_attentive.ledger.engine import Database
 from target_attentive.ledger.jobs import JobStore
 from target_attentive.ledger.kinds import KINDS_VERSION, KindStore, OptOut, optout_rows
 from target_attentive.ledger.optins import Claim, OptinStore
-from target_attentive.ledger.people import PeopleStore
+from target_attentive.ledger.people import IdentifierStore, PeopleStore
 from target_attentive.ledger.records import JobEntry
 from target_attentive.ledger.schema import OPTIN_STATUSES, TYPE_CLAIMED, custom_attributes
 
@@ -39,6 +39,7 @@ class LedgerBase:
         self.url = self.db.url
         self.is_sqlite = self.db.is_sqlite
         self.people = PeopleStore(self.db)
+        self.owners = IdentifierStore(self.db)
         self.optins = OptinStore(self.db)
         self.types = TypeStore(self.db)
         self.jobs = JobStore(self.db)
@@ -71,6 +72,13 @@ class LedgerBase:
         if not wanted:
             return {}
         return self.db.read(lambda conn: self.people.last_hashes(conn, wanted), {})
+
+    def identifier_owners(self, keys: list[str]) -> dict[str, str]:
+        """The person key each of these identity keys was last accepted with."""
+        wanted = unique(keys)
+        if not wanted or self.db.version < 3:  # a read-only look at an older ledger
+            return {}
+        return self.db.read(lambda conn: self.owners.lookup(conn, wanted), {})
 
     # -- opt-ins ----------------------------------------------------------------------------
 
@@ -150,6 +158,7 @@ class LedgerBase:
                 claimed = conn.execute(query).scalar_one()
             return {
                 "people": self.people.count(conn),
+                "identifiers": self.owners.count(conn) if self.db.version >= 3 else 0,
                 "optins": self.optins.counts(conn),
                 "custom_attributes": self.types.count(conn),
                 "custom_attributes_claimed": claimed,
@@ -159,6 +168,7 @@ class LedgerBase:
 
         empty = {
             "people": 0,
+            "identifiers": 0,
             "optins": dict.fromkeys(OPTIN_STATUSES, 0),
             "custom_attributes": 0,
             "custom_attributes_claimed": 0,

@@ -95,7 +95,7 @@ class ReadOnlyLedger(LedgerBase):
 
     # Writes that a dry run makes and that must change nothing.
 
-    def record_accepted(self, rows: list[tuple[str, str]]) -> None:
+    def record_accepted(self, rows: list[tuple[str, str]], owners: Any = ()) -> None:
         return None
 
     def confirm_optins(self, claims: list[Claim]) -> None:

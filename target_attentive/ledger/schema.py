@@ -18,7 +18,9 @@
   sources]` per person, `sources` the `[position, record]` pairs it came from), kept until
   the job is reconciled: a failed job's people are sent again from it, and a refused
   person's rejects line is written from it.
-
+- `identifier_owners(identity_key, person_key, updated_at)`: the person key each identifier
+  value (`phone:+1...`, `email:...`, `custom:name=value`) was last accepted with, so a value
+  another person carries later is seen as shared across runs (version 3).
 - `events(event_key, kind, sent_at)` (version 3): each custom or ecommerce event Attentive
   took, keyed `kind:id` (`kinds.event_key`), so a rerun never sends it again.
 - `optouts(person_key, channel, subscription_type, status, updated_at)` (version 3): each
@@ -125,6 +127,15 @@ job_payloads = sa.Table(
     sa.Column("people", sa.LargeBinary, nullable=False),
 )
 
+identifier_owners = sa.Table(
+    "identifier_owners",
+    metadata,
+    sa.Column("identity_key", sa.Text, primary_key=True),
+    sa.Column("person_key", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 events = sa.Table(
     "events",
     metadata,
@@ -148,7 +159,8 @@ OPTIN_KEY = (optins.c.person_key, optins.c.channel, optins.c.sign_up_source_id)
 OPTOUT_KEY = (optouts.c.person_key, optouts.c.channel, optouts.c.subscription_type)
 
 # Columns added by each schema version, for ledgers made by an older one (new tables are
-# created by `metadata.create_all`: version 3 adds `events` and `optouts`).
+# made by `create_all` at every start: version 3 added `identifier_owners`, `events` and
+# `optouts`).
 ADDED_COLUMNS: dict[int, list[sa.Column]] = {
     2: [
         custom_attributes.c.status,

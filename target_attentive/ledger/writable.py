@@ -22,6 +22,7 @@ from target_attentive.ledger.schema import (
     SUBMITTED,
     custom_attributes,
     events,
+    identifier_owners,
     job_payloads,
     job_people,
     jobs,
@@ -53,11 +54,20 @@ class Ledger(LedgerBase):
 
     # -- people -----------------------------------------------------------------------------
 
-    def record_accepted(self, rows: list[tuple[str, str]]) -> None:
-        """Remember (key, digest) as accepted; of a key given twice the last digest wins."""
-        latest = last_wins(rows)
-        if latest:
-            self._write(lambda conn: self.people.record(conn, latest, now()))
+    def record_accepted(
+        self, rows: list[tuple[str, str]], owners: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """Remember (key, digest) as accepted, and (identity key, person key) as who each
+        identifier value was sent with; of a key given twice the last one wins."""
+        latest, owned = last_wins(rows), last_wins(owners)
+
+        def work(conn: Connection) -> None:
+            at = now()
+            self.people.record(conn, latest, at)
+            self.owners.record(conn, owned, at)
+
+        if latest or owned:
+            self._write(work)
 
     def forget_people(self, keys: list[str]) -> int:
         """Drop these keys' digests, so that they are sent again; how many were dropped."""
@@ -211,16 +221,19 @@ class Ledger(LedgerBase):
         records: list[JobRecord],
         accepted: list[tuple[str, str]],
         submitted: list[Claim],
+        owners: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """A batch's bulk jobs, its people as accepted and their opt-ins as submitted,
-        together. Durable: a job lost to a power cut would never be reconciled."""
-        latest = last_wins(accepted)
+        """A batch's bulk jobs, its people as accepted (with their identifiers' owners) and
+        their opt-ins as submitted, together. Durable: a job lost to a power cut would
+        never be reconciled."""
+        latest, owned = last_wins(accepted), last_wins(owners)
         claims = claim_rows(submitted)
 
         def work(conn: Connection) -> None:
             at = now()
             self.jobs.record(conn, records, at)
             self.people.record(conn, latest, at)
+            self.owners.record(conn, owned, at)
             self.optins.set_status(conn, claims, SUBMITTED, at, only_from=(PENDING,))
 
         if records or latest or claims:
@@ -284,14 +297,15 @@ class Ledger(LedgerBase):
         def work(conn: Connection) -> dict[str, Any]:
             removed = self.optins.forget_key(conn, key)
             hashes = self.people.forget(conn, [key])
+            self.owners.forget_person(conn, key)
             return {"key": key, "hash_removed": hashes > 0, "optins_removed": removed}
 
         return self._write(work)
 
     def forget_everything(self) -> None:
         """Empty the ledger (its schema version stays)."""
-        tables = [people, optins, custom_attributes, jobs, job_people, job_payloads]
-        tables += [events, optouts]
+        tables = [people, identifier_owners, optins, custom_attributes, jobs, job_people]
+        tables += [job_payloads, events, optouts]
 
         def work(conn: Connection) -> None:
             if self.is_sqlite:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .config import FAULT_STATUSES, SandboxConfig
-from .state import RESULT_FORMS
+from .jobs import RESULT_FORMS
 
 
 def _enum_option(text: str) -> tuple[str, list[str]]:

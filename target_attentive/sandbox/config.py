@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import rules
-from .state import RESULT_FORMS
+from .jobs import RESULT_FORMS
 
 FAULT_STATUSES = (500, 502, 503, 504)
 

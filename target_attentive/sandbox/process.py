@@ -163,6 +163,15 @@ class SandboxProcess:
         raw = self._control("GET", f"/_sandbox/accepted?offset={offset}")
         return [orjson.loads(line) for line in raw.splitlines() if line]
 
+    def v1_accepted(self, offset: int = 0) -> list[dict[str, Any]]:
+        """Accepted v1 bodies: ``{t, endpoint, payload}``, endpoint as in ``report()["v1"]``."""
+        raw = self._control("GET", f"/_sandbox/v1/accepted?offset={offset}")
+        return [orjson.loads(line) for line in raw.splitlines() if line]
+
+    def optouts(self) -> list[dict[str, Any]]:
+        """Every (address, channel, type) opted out, with how many requests asked for it."""
+        return orjson.loads(self._control("GET", "/_sandbox/v1/optouts"))
+
     def people(self) -> list[dict[str, Any]]:
         return orjson.loads(self._control("GET", "/_sandbox/people"))
 

@@ -8,8 +8,9 @@ repeated opt-ins, repeated event ids, repeated opt-outs and confirmation texts.
 
 Modules: ``config`` (options), ``cli`` (command line), ``handler`` (HTTP), ``app`` (dispatch
 and control paths), ``gate`` (auth, routes, limits, faults for every API path), ``v2`` and
-``v1`` (bodies), ``state`` (people, jobs), ``rules``/``v1_rules``/``checks`` (what a 400 is),
-``traffic`` (request counts).
+``v1`` (bodies), ``state`` (what v2 applied) with ``people`` and ``jobs``, ``rules``,
+``v1_rules`` and ``checks`` (what a 400 is), ``traffic`` (request counts), ``reply`` and
+``encoding`` (answers, times, JSON lines).
 
 Run ``target-attentive-sandbox --help``; in-process use: ``SandboxServer(SandboxConfig()).start()``;
 in its own process (tests, benchmarks): ``target_attentive.sandbox.process.SandboxProcess``.

@@ -13,13 +13,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from . import rules
 from .encoding import dumps_line, iso
+from .jobs import COMPLETED, FAILED, Job, results_lines
+from .people import Directory, merge_attributes
 from .traffic import Traffic
 
 # Endpoint names used in counts, rate limits and the accepted log.
@@ -29,100 +30,6 @@ JOB = "job"
 ME = "me"
 OTHER = "other"
 ENDPOINTS = (SINGLE, BULK, JOB, ME, OTHER)
-
-PENDING = "PENDING"
-IN_PROGRESS = "IN_PROGRESS"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
-
-# How a results line may write its status: the documented-by-nobody forms a reader meets.
-RESULT_FORMS = ("number", "text", "object", "other_key")
-
-
-def result_response(status: int, message: str, form: str) -> dict[str, Any]:
-    """The `response` of a results line, its status written in `form`."""
-    if form == "text":
-        return {"status": "SUCCESS" if status == 202 else "FAILURE", "message": message}
-    if form == "object":
-        return {"status": {"code": status}, "message": message}
-    if form == "other_key":
-        return {"code": status, "message": message}
-    return {"status": status, "message": message}
-
-
-@dataclass(slots=True)
-class Person:
-    """One resolved person. Scalar identifiers are single-valued: a new value replaces the old."""
-
-    id: int
-    created_at: float
-    identifiers: dict[str, str] = field(default_factory=dict)
-    custom_identifiers: dict[str, str] = field(default_factory=dict)
-    attributes: dict[str, Any] = field(default_factory=dict)
-    keys: set[tuple[str, str]] = field(default_factory=set)  # every index key that finds them
-    upserts: int = 0
-    updated_at: float = 0.0
-
-
-@dataclass(slots=True)
-class Job:
-    """A bulk job; items are validated and applied only when it completes."""
-
-    id: str
-    created_at: float
-    due_at: float
-    users: list[Any] | None
-    total: int
-    generation: int
-    fail: bool = False
-    fail_applies: float = 0.0
-    state: str = "waiting"  # waiting -> processing -> done
-    status: str = PENDING  # final status once done
-    items: list[bytes] = field(default_factory=list)
-    outcomes: list[tuple[int, str]] = field(default_factory=list)
-    completed_at: float | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-
-    def status_at(self, now: float) -> str:
-        if self.state == "done":
-            return self.status
-        half = self.created_at + (self.due_at - self.created_at) / 2
-        return PENDING if now < half else IN_PROGRESS
-
-
-def index_keys(identifiers: dict[str, Any]) -> list[tuple[str, str]]:
-    """The lookup keys of a payload's identifiers (emails match case-insensitively)."""
-    keys: list[tuple[str, str]] = []
-    for name in rules.SCALAR_IDENTIFIERS:
-        value = identifiers.get(name)
-        if value:
-            keys.append((name, value.lower() if name == "email" else value))
-    for item in identifiers.get("customIdentifiers") or ():
-        keys.append(("custom:" + item["key"], item["value"]))
-    return keys
-
-
-def _merge_attributes(into: dict[str, Any], new: dict[str, Any]) -> None:
-    """Merge ``new`` over ``into``: nested objects merge key by key; omitted keys are kept."""
-    for key, value in new.items():
-        if isinstance(value, dict):
-            target = into.get(key)
-            if isinstance(target, dict):
-                target.update(value)
-            else:
-                into[key] = dict(value)
-        else:
-            into[key] = value
-
-
-def _fill_attributes(into: dict[str, Any], older: dict[str, Any]) -> None:
-    """Keep ``into``'s values and take from ``older`` only what ``into`` lacks."""
-    for key, value in older.items():
-        if key not in into:
-            into[key] = dict(value) if isinstance(value, dict) else value
-        elif isinstance(value, dict) and isinstance(into[key], dict):
-            for sub, item in value.items():
-                into[key].setdefault(sub, item)
 
 
 class SandboxState:
@@ -151,10 +58,7 @@ class SandboxState:
         now = time.time()
         self.started_at = now
         self.generation += 1
-        self.people: dict[int, Person] = {}
-        self.index: dict[tuple[str, str], int] = {}
-        self.next_person = 1
-        self.merged_people = 0
+        self.directory = Directory()
         self.registry: dict[str, dict[str, Any]] = {
             name: {"type": rules.ENUM, "values": list(values), "created_at": now}
             for name, values in self.enum_attributes.items()
@@ -191,11 +95,13 @@ class SandboxState:
                 return 400, error, None
             for name, kind in new.items():
                 self.registry[name] = {"type": kind, "values": None, "created_at": t}
-        person = self._resolve_locked(payload["identifiers"], t)
+        person, merged = self.directory.resolve(payload["identifiers"], t)
+        for other_id in merged:
+            self._move_optins_locked(other_id, person.id)
         person.upserts += 1
         person.updated_at = t
         if attributes:
-            _merge_attributes(person.attributes, attributes)
+            merge_attributes(person.attributes, attributes)
         for sub in payload.get("subscriptions") or ():
             key = (person.id, sub["channel"], sub["signUpSourceId"])
             count = self.optins.get(key, 0)
@@ -209,58 +115,12 @@ class SandboxState:
         self.accepted.append((t, person.id, endpoint, line))
         return 202, "User attributes accepted", person.id
 
-    def _resolve_locked(self, identifiers: dict[str, Any], t: float) -> Person:
-        keys = index_keys(identifiers)
-        found = sorted({self.index[k] for k in keys if k in self.index})
-        if found:
-            person = self.people[found[0]]
-            for other_id in found[1:]:
-                self._absorb_locked(person, self.people.pop(other_id))
-        else:
-            person = Person(id=self.next_person, created_at=t)
-            self.next_person += 1
-            self.people[person.id] = person
-        for name in rules.SCALAR_IDENTIFIERS:
-            value = identifiers.get(name)
-            if value:
-                self._set_identifier_locked(person, name, value)
-        for item in identifiers.get("customIdentifiers") or ():
-            self._set_identifier_locked(person, "custom:" + item["key"], item["value"])
-        return person
-
-    def _set_identifier_locked(self, person: Person, name: str, value: str) -> None:
-        if name.startswith("custom:"):
-            store, field_name = person.custom_identifiers, name[7:]
-        else:
-            store, field_name = person.identifiers, name
-        old = store.get(field_name)
-        if old is not None and old != value:
-            old_key = (name, old.lower() if name == "email" else old)
-            if self.index.get(old_key) == person.id:
-                del self.index[old_key]
-            person.keys.discard(old_key)
-        store[field_name] = value
-        key = (name, value.lower() if name == "email" else value)
-        self.index[key] = person.id
-        person.keys.add(key)
-
-    def _absorb_locked(self, person: Person, other: Person) -> None:
-        """Two people matched one payload: like Attentive, they become one (lowest id wins)."""
-        self.merged_people += 1
-        for key in other.keys:
-            self.index[key] = person.id
-        person.keys |= other.keys
-        for name, value in other.identifiers.items():
-            person.identifiers.setdefault(name, value)
-        for name, value in other.custom_identifiers.items():
-            person.custom_identifiers.setdefault(name, value)
-        _fill_attributes(person.attributes, other.attributes)
-        person.upserts += other.upserts
-        person.created_at = min(person.created_at, other.created_at)
-        for key in [k for k in self.optins if k[0] == other.id]:
+    def _move_optins_locked(self, old_id: int, new_id: int) -> None:
+        """A merged person's opt-ins become the surviving person's."""
+        for key in [k for k in self.optins if k[0] == old_id]:
             count = self.optins.pop(key)
             first = self.optin_first.pop(key, False)
-            new_key = (person.id, key[1], key[2])
+            new_key = (new_id, key[1], key[2])
             if new_key not in self.optins:
                 self.optin_first[new_key] = first
             self.optins[new_key] = self.optins.get(new_key, 0) + count
@@ -378,15 +238,8 @@ class SandboxState:
             job = self.jobs.get(job_id)
             if job is None or job.state != "done" or job.status != COMPLETED:
                 return None
-            pairs = list(zip(job.items, job.outcomes, strict=True))
-        out = bytearray()
-        for line, (status, message) in pairs:
-            out += b'{"request":'
-            out += line
-            out += b',"response":'
-            out += orjson.dumps(result_response(status, message, form))
-            out += b"}\n"
-        return bytes(out)
+            items, outcomes = job.items, job.outcomes
+        return results_lines(items, outcomes, form)
 
     # ----------------------------------------------------------------- views
 
@@ -417,7 +270,7 @@ class SandboxState:
                     }
                 )
             people = []
-            for person in self.people.values():
+            for person in self.directory.people.values():
                 identifiers: dict[str, Any] = dict(person.identifiers)
                 if person.custom_identifiers:
                     identifiers["customIdentifiers"] = [
@@ -463,8 +316,8 @@ class SandboxState:
                 "started_at": iso(self.started_at),
                 "now": iso(now),
                 **self.traffic.as_json(),
-                "people": len(self.people),
-                "merged_people": self.merged_people,
+                "people": len(self.directory.people),
+                "merged_people": self.directory.merged_people,
                 "accepted": len(self.accepted),
                 "accepted_by_endpoint": accepted_by,
                 "bulk_items_failed": self.items_failed,

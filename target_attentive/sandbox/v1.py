@@ -99,7 +99,7 @@ class V1Endpoints:
         self.old_events: dict[str, int] = dict.fromkeys(EVENTS, 0)
 
     def reset(self) -> None:
-        """Forget every request, window, event and opt-out."""
+        """Forget every request count, event and opt-out (the gate keeps the windows)."""
         with self.lock:
             self._reset_locked()
 

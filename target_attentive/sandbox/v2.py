@@ -19,8 +19,9 @@ import orjson
 from . import rules
 from .encoding import dumps_line
 from .gate import Route
+from .jobs import COMPLETED
 from .reply import Reply, error
-from .state import BULK, COMPLETED, JOB, ME, OTHER, SINGLE, SandboxState
+from .state import BULK, JOB, ME, OTHER, SINGLE, SandboxState
 from .traffic import Traffic
 
 JOB_PATH = "/v2/bulk/job/"

@@ -1,0 +1,44 @@
+"""Who each identifier value was last sent with: the ledger, and the batches still out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from target_attentive.keys import identity_keys
+
+
+class IdentifierOwners:
+    """The `{identity key: person key}` a batch is planned against (issue 12, households).
+
+    The ledger records owners once Attentive accepted a person, but the next batch is
+    planned while earlier ones are still out: those are overlaid here from their submission
+    until they settle (at most the sending window's batches, never the whole run).
+    """
+
+    def __init__(self, ledger: Any | None) -> None:
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._out: dict[int, dict[str, str]] = {}  # batch number -> owners, in submit order
+
+    def of(self, identifiers: Iterable[dict]) -> dict[str, str]:
+        """The owners the ledger and the batches out know for these identifiers."""
+        keys = sorted({k for ids in identifiers for k in identity_keys(ids).values()})
+        found = self.ledger.identifier_owners(keys) if self.ledger is not None else {}
+        with self._lock:
+            out = list(self._out.values())
+        for owners in out:  # oldest first: the newest batch out wins
+            found.update((k, owners[k]) for k in keys if k in owners)
+        return found
+
+    def submitted(self, batch: int, people: Iterable[tuple[str, dict]]) -> None:
+        """(person key, identifiers) of a batch handed to the sending process."""
+        owners = {ik: key for key, ids in people for ik in identity_keys(ids).values()}
+        with self._lock:
+            self._out[batch] = owners
+
+    def settled(self, batch: int) -> None:
+        """The batch is answered; what was accepted is in the ledger now."""
+        with self._lock:
+            self._out.pop(batch, None)

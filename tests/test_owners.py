@@ -1,0 +1,30 @@
+"""owners.IdentifierOwners: the ledger's owners, overlaid by batches still out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from target_attentive.ledger import Ledger
+from target_attentive.owners import IdentifierOwners
+
+
+def test_batches_out_overlay_the_ledger_until_they_settle(tmp_path: Path) -> None:
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.record_accepted([("email:a@x.co", "h")], [("phone:+1", "email:a@x.co")])
+        owners = IdentifierOwners(ledger)
+        ids = [{"phone": "+1"}, {"email": "b@x.co"}]
+        assert owners.of(ids) == {"phone:+1": "email:a@x.co"}
+        owners.submitted(1, [("email:b@x.co", {"email": "b@x.co", "phone": "+1"})])
+        owners.submitted(2, [("email:c@x.co", {"email": "c@x.co", "phone": "+1"})])
+        assert owners.of(ids) == {"phone:+1": "email:c@x.co", "email:b@x.co": "email:b@x.co"}
+        owners.settled(2)
+        assert owners.of(ids)["phone:+1"] == "email:b@x.co"
+        owners.settled(1)
+        assert owners.of(ids) == {"phone:+1": "email:a@x.co"}, "refused or not, back to ledger"
+
+
+def test_without_a_ledger_only_the_batches_out_count() -> None:
+    owners = IdentifierOwners(None)
+    assert owners.of([{"phone": "+1"}]) == {}
+    owners.submitted(7, [("phone:+1", {"phone": "+1"})])
+    assert owners.of([{"phone": "+1"}]) == {"phone:+1": "phone:+1"}
