@@ -29,6 +29,7 @@ class ConsentOrder:
         self._latest: dict[tuple[str, str], tuple[int, str]] = {}
         self._opted_in: set[tuple[str, str]] = set()  # an opt-in stood in this run
         self._sent: set[OptOut] = set()  # opt-outs planned since the last opt-in
+        self._opted_out: set[tuple[str, str]] = set()  # an opt-out stood in this run
         self._lock = threading.Lock()
 
     def stands(self, address: str, channel: str, read_at: int, choice: str) -> bool:
@@ -40,10 +41,18 @@ class ConsentOrder:
                 return False
             if latest is None or read_at >= latest[0]:
                 self._latest[key] = (read_at, choice)
+            if choice == OPT_OUT:
+                self._opted_out.add(key)
             if choice == OPT_IN:
                 self._opted_in.add(key)
                 self._sent = {k for k in self._sent if k[:2] != key}
             return True
+
+    def rearmed_optin(self, address: str, channel: str) -> bool:
+        """Whether an opt-out of this run (sent before the opt-in's batch: the sending
+        process keeps that order) releases the opt-in an earlier run recorded."""
+        with self._lock:
+            return (address, channel) in self._opted_out
 
     def new_optouts(self, keys: list[OptOut], recorded: set[OptOut]) -> list[OptOut]:
         """Of standing opt-outs, those to send: not sent in this run since the last opt-in,

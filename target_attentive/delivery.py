@@ -165,7 +165,9 @@ class Delivery:
         to_send = []
         for person in people:
             if person.claims or "subscriptions" in person.payload:
-                person.claims = [c for c in person.claims if c not in known_optins]
+                person.claims = [
+                    c for c in person.claims if c not in known_optins or self._rearmed(c)
+                ]
                 person.payload = with_subscriptions(person.payload, person.claims)
             if not person.claims and last.get(person.key) == person.digest:
                 self.tally.add("unchanged", len(person.group.items))
@@ -182,6 +184,9 @@ class Delivery:
             return True
         self.tally.request("optins_overtaken")
         return False
+
+    def _rearmed(self, claim: Claim) -> bool:
+        return self.consent is not None and self.consent.rearmed_optin(claim[0], claim[1])
 
     # Helpers of plan (issue 12: people, not records) ----------------------------------
 

@@ -283,3 +283,20 @@ def test_the_last_choice_in_the_input_holds_whichever_stream_drains_first(
         assert result.summary()["accepted"] == 1
     assert _opted_out(sandbox, phone)
     assert v1_report(sandbox)["confirmation_texts"] == 0
+
+
+def test_an_opt_out_then_an_opt_in_in_one_run_sends_a_recorded_opt_in_again(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    phone = "+12025550177"
+    optin = ("people", {"email": "yan@example.com", "phone": phone, "sms": True})
+    optout = ("consent", {"id": 1, "phone": phone, "channel": "TEXT", "opted_out": True})
+    mappings = dict(MAPPINGS, people=PEOPLE_MAPPING)
+    config = base_config(sandbox, tmp_path, stream_mappings=mappings, subscriptions_enabled=True)
+    first = run_target(config, write_input(tmp_path / "in.singer", interleaved([optin])), tmp_path)
+    assert first.summary()["requests"].get("optins_sent") == 1
+    both = write_input(tmp_path / "both.singer", interleaved([optout, optin]))
+    result = run_target(config, both, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.summary()["requests"].get("optins_sent") == 1  # re-armed by the opt-out
+    assert not _opted_out(sandbox, phone)
