@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kindrun import MAPPINGS, OLD, RECENT, lines_for, v1_report, v1_requests
+from kindrun import MAPPINGS, OLD, RECENT, lines_for, v1_accepted, v1_report, v1_requests
 from targetrun import base_config, run_target, start_target, write_input
 
 from target_attentive.sandbox.process import SandboxProcess
@@ -38,18 +38,59 @@ def _orders(n: int) -> list[dict[str, Any]]:
     ]
 
 
+def _lines(n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": i,
+            "email": f"p{i}@example.com",
+            "sku": "mug",
+            "variant": "w",
+            "price": 8,
+            "at": RECENT,
+        }
+        for i in range(n)
+    ]
+
+
+def _optouts(n: int) -> list[dict[str, Any]]:
+    return [
+        {"id": i, "phone": f"+1202555{i:04d}", "channel": "TEXT", "opted_out": True}
+        for i in range(n)
+    ]
+
+
+def _who(body: dict[str, Any]) -> str:
+    return body["user"].get("email") or body["user"]["phone"]
+
+
+KINDS = {  # stream: (records, endpoint, how many; unsubscribe is paced at 5/s)
+    "app_events": (_events, "custom_event", 300),
+    "orders": (_orders, "purchase", 300),
+    "cart_lines": (_lines, "add_to_cart", 300),
+    "views": (_lines, "product_view", 300),
+    "consent": (_optouts, "unsubscribe", 40),
+}
+
+
 @pytest.mark.parametrize(
-    ("stream", "make", "endpoint"),
-    [("app_events", _events, "custom_event"), ("orders", _orders, "purchase")],
+    ("stream", "notifications"),
+    [*((stream, False) for stream in KINDS), ("consent", True)],
 )
 def test_a_power_cut_and_a_rerun_repeat_at_most_what_was_in_flight(
-    tmp_path: Path, stream: str, make: Any, endpoint: str
+    tmp_path: Path, stream: str, notifications: bool
 ) -> None:
-    records = make(300)
-    lines = lines_for({stream: records}, state_every=50)
+    make, endpoint, count = KINDS[stream]
+    records = make(count)
+    batch = max(count // 6, 1)
+    lines = lines_for({stream: records}, state_every=batch)
     with SandboxProcess(latency_ms=40) as sb:
         config = base_config(
-            sb, tmp_path, stream_mappings=MAPPINGS, batch_size_rows=50, max_concurrency=IN_FLIGHT
+            sb,
+            tmp_path,
+            stream_mappings=MAPPINGS,
+            batch_size_rows=batch,
+            max_concurrency=IN_FLIGHT,
+            unsubscribe_notifications=notifications,
         )
         with start_target(config, lines, tmp_path, stderr=subprocess.DEVNULL) as proc:
             assert proc.stdout is not None
@@ -63,15 +104,21 @@ def test_a_power_cut_and_a_rerun_repeat_at_most_what_was_in_flight(
         rerun = run_target(config, write_input(tmp_path / "again.singer", lines), tmp_path)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
         report = v1_report(sb)
-    repeated = report["repeated_event_ids" if endpoint == "custom_event" else "repeated_order_ids"]
-    assert repeated <= IN_FLIGHT
-    sent = sum(report["events_by_type"].values()) if endpoint == "custom_event" else None
-    if sent is not None:
-        assert sent - repeated == len(records)
-    else:
-        assert report["ecommerce"]["purchase"] - repeated == len(records)
+        arrived = [_who(a["payload"]) for a in v1_accepted(sb) if a["endpoint"] == endpoint]
+    repeated = len(arrived) - len(set(arrived))
+    assert repeated <= IN_FLIGHT, f"{repeated} sent twice"
     summary = rerun.summary()
-    assert summary["accepted"] + summary["unchanged"] == len(records)
+    if notifications:  # claimed before sending: one whose fate the kill hid is never resent
+        assert repeated == 0 and report["repeated_optouts"] == 0
+        assert report["confirmation_texts"] == len(arrived)
+        assert summary["accepted"] + summary["unchanged"] <= len(records)
+    else:
+        assert set(arrived) == {_who({"user": r}) for r in records}, "every record arrived"
+        assert summary["accepted"] + summary["unchanged"] == len(records)
+    if endpoint == "custom_event":
+        assert report["repeated_event_ids"] == repeated
+    if endpoint == "purchase":
+        assert report["repeated_order_ids"] == repeated
 
 
 def test_the_unsubscribe_limit_holds_with_few_429s(tmp_path: Path) -> None:
