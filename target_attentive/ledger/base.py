@@ -148,7 +148,8 @@ class LedgerBase:
     # -- operating it -----------------------------------------------------------------------
 
     def counts(self) -> dict[str, Any]:
-        """People, opt-ins by status, custom attributes, jobs by status."""
+        """People, identifier values, opt-ins by status, custom attributes, jobs by status,
+        events, opt-outs by status."""
 
         def work(conn: Any) -> dict[str, Any]:
             jobs, unreconciled = self.jobs.counts(conn)
@@ -164,9 +165,12 @@ class LedgerBase:
                 "custom_attributes_claimed": claimed,
                 "jobs": jobs,
                 "jobs_unreconciled": unreconciled,
+                **(self.kinds.counts(conn) if self.db.version >= KINDS_VERSION else no_kinds),
             }
 
+        no_kinds: dict[str, Any] = {"events": 0, "optouts": {}}
         empty = {
+            **no_kinds,
             "people": 0,
             "identifiers": 0,
             "optins": dict.fromkeys(OPTIN_STATUSES, 0),

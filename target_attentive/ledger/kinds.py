@@ -118,6 +118,14 @@ class KindStore:
         for condition in self.db.tuples_in(columns, addresses):
             conn.execute(sa.delete(optouts).where(condition))
 
+    def forget_address(self, conn: Connection, key: str) -> list[dict[str, str]]:
+        """Drop the opt-outs recorded under this address; what they were."""
+        columns = (optouts.c.channel, optouts.c.subscription_type, optouts.c.status)
+        query = sa.select(*columns).where(optouts.c.person_key == key).order_by(*columns)
+        removed = [{"channel": c, "type": t, "status": st} for c, t, st in conn.execute(query)]
+        conn.execute(sa.delete(optouts).where(optouts.c.person_key == key))
+        return removed
+
     def counts(self, conn: Connection) -> dict[str, Any]:
         count = sa.select(sa.func.count())
         by_status = sa.select(optouts.c.status, sa.func.count()).group_by(optouts.c.status)

@@ -88,7 +88,7 @@ class ReadOnlyLedger(LedgerBase):
             self._optouts.clear()
 
     def forget_person(self, key: str) -> dict[str, Any]:
-        return {"key": key, "hash_removed": False, "optins_removed": []}
+        return {"key": key, "hash_removed": False, "optins_removed": [], "optouts_removed": []}
 
     def forget_people(self, keys: list[str]) -> int:
         return 0

@@ -292,13 +292,20 @@ class Ledger(LedgerBase):
     # -- operating it -----------------------------------------------------------------------
 
     def forget_person(self, key: str) -> dict[str, Any]:
-        """Remove this key's digest and opt-in claims; returns what was removed."""
+        """Remove this key's digest, opt-in claims, opt-outs and owned identifier values;
+        returns what was removed."""
 
         def work(conn: Connection) -> dict[str, Any]:
             removed = self.optins.forget_key(conn, key)
             hashes = self.people.forget(conn, [key])
             self.owners.forget_person(conn, key)
-            return {"key": key, "hash_removed": hashes > 0, "optins_removed": removed}
+            optouts = self.kinds.forget_address(conn, key)
+            return {
+                "key": key,
+                "hash_removed": hashes > 0,
+                "optins_removed": removed,
+                "optouts_removed": optouts,
+            }
 
         return self._write(work)
 
