@@ -153,6 +153,7 @@ class AttentiveClient:
         tally: Tally,
         logger: logging.Logger | None = None,
         stop: threading.Event | None = None,
+        rates: dict[str, float] | None = None,
     ) -> None:
         problems = _check_api_url(api_url)
         if problems:
@@ -167,6 +168,8 @@ class AttentiveClient:
         self.limiters: dict[str, RateLimiter] = {}
         self._latency: dict[str, LatencyWindow] = {}
         self.default_rate = requests_per_second
+        # Endpoints with a published limit of their own (the v1 kinds): their ceiling.
+        self.rates = dict(rates or {})
         self.session = _session(pool_size=max(concurrency, 1))
         self.session.headers.update(
             {
@@ -190,7 +193,7 @@ class AttentiveClient:
         """Attentive limits per endpoint; so does the client."""
         endpoint = endpoint_of(path)
         if endpoint not in self.limiters:
-            self.limiters[endpoint] = RateLimiter(self.default_rate)
+            self.limiters[endpoint] = RateLimiter(self.rates.get(endpoint, self.default_rate))
         return self.limiters[endpoint]
 
     def post(self, path: str, body: bytes, fallback: bytes | None = None) -> Answer:

@@ -226,6 +226,31 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "decides.",
     ),
     th.Property(
+        "default_currency",
+        th.StringType,
+        default="USD",
+        title="Default currency",
+        description="ISO 4217 code of the prices of ecommerce events whose mapping names "
+        "neither currency nor currency_field.",
+    ),
+    th.Property(
+        "max_event_age_hours",
+        th.IntegerType,
+        title="Oldest event sent",
+        description="Events that occurred more than this many hours before the run are "
+        "set aside as filtered. Unset: every event is sent; Attentive accepts events older "
+        "than 12 hours but starts no journey for them.",
+    ),
+    th.Property(
+        "unsubscribe_notifications",
+        th.BooleanType,
+        default=False,
+        title="Text opt-out confirmations",
+        description="When true, Attentive texts a confirmation to each person a TEXT "
+        "opt-out unsubscribes, and each opt-out is sent at most once across runs. When "
+        "false, opt-outs are sent with notifications disabled and may be repeated.",
+    ),
+    th.Property(
         "checkpoint_interval_seconds",
         th.IntegerType,
         default=300,

@@ -32,6 +32,7 @@ from singer_sdk.exceptions import FatalAPIError
 from target_attentive.attribute_cap import AttributeCap
 from target_attentive.client import AttentiveClient, RetriesExhausted, StopRequested
 from target_attentive.coalesce import group_people
+from target_attentive.consent import OPT_IN, ConsentOrder
 from target_attentive.custom_types import AttributeTypes, accepts, infer_type
 from target_attentive.keys import optin_key, payload_hash, person_key
 from target_attentive.owners import IdentifierOwners
@@ -112,6 +113,7 @@ class Delivery:
         self.owners = IdentifierOwners(ledger)
         self.job_ids: set[str] = set()  # bulk jobs this run submitted
         self._types: dict[str, str] | None = None
+        self.consent: ConsentOrder | None = None  # set by a run with opt-outs (consent.py)
         self._last_progress = time.monotonic()
 
     # 2. plan ---------------------------------------------------------------------------
@@ -153,6 +155,8 @@ class Delivery:
                     sub["channel"],
                     sub["signUpSourceId"],
                 )
+                if not self._stands(person, claim):
+                    continue
                 person.claims.append(claim)
                 wanted.append(claim)
         known_optins = (
@@ -160,14 +164,29 @@ class Delivery:
         )
         to_send = []
         for person in people:
-            if person.claims:
-                person.claims = [c for c in person.claims if c not in known_optins]
+            if person.claims or "subscriptions" in person.payload:
+                person.claims = [
+                    c for c in person.claims if c not in known_optins or self._rearmed(c)
+                ]
                 person.payload = with_subscriptions(person.payload, person.claims)
             if not person.claims and last.get(person.key) == person.digest:
                 self.tally.add("unchanged", len(person.group.items))
                 continue
             to_send.append(person)
         return to_send
+
+    def _stands(self, person: Person, claim: Claim) -> bool:
+        """False for an opt-in an opt-out read later in the input overtook (consent.py)."""
+        if self.consent is None:
+            return True
+        read_at = max(item.read_at for item in person.group.items)
+        if self.consent.stands(claim[0], claim[1], read_at, OPT_IN):
+            return True
+        self.tally.request("optins_overtaken")
+        return False
+
+    def _rearmed(self, claim: Claim) -> bool:
+        return self.consent is not None and self.consent.rearmed_optin(claim[0], claim[1])
 
     # Helpers of plan (issue 12: people, not records) ----------------------------------
 

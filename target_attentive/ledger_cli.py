@@ -140,9 +140,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "forget":
             removed = ledger.forget_person(key)
             _emit(removed)
-            if removed["hash_removed"] or removed["optins_removed"]:
-                optins = len(removed["optins_removed"])
-                message = f"forgot {key}: sent again by the next run, with {optins} opt-in(s)"
+            if removed["hash_removed"] or removed["optins_removed"] or removed["optouts_removed"]:
+                optins, optouts = len(removed["optins_removed"]), len(removed["optouts_removed"])
+                message = (
+                    f"forgot {key}: sent again by the next run, with {optins} opt-in(s) and "
+                    f"{optouts} opt-out(s)"
+                )
                 print(message + " if the data still asks", file=sys.stderr)
             else:
                 print(f"the ledger knows nothing under {key}", file=sys.stderr)

@@ -160,6 +160,7 @@ def render(summary: dict[str, Any], *, dry_run: bool) -> str:
             "released, sent by a later run"
         )
     lines += _bulk_lines(requests)
+    lines += _kind_lines(requests)
     if requests.get("optins_not_enabled"):
         lines.append(
             f"  {requests['optins_not_enabled']} records carried opt-ins that were not sent: "
@@ -234,5 +235,39 @@ def _bulk_lines(requests: dict[str, int]) -> list[str]:
         lines.append(
             f"  bulk jobs: {waiting} still running, {left} left unreconciled; "
             "`target-attentive-jobs` reconciles them"
+        )
+    return lines
+
+
+def _kind_lines(requests: dict[str, int]) -> list[str]:
+    """Events and opt-outs (issue 15): what went where, and what Attentive will not act on."""
+    lines = []
+    sent = {
+        kind: requests.get(f"{kind}_accepted", 0)
+        for kind in ("custom_event", "purchase", "add_to_cart", "product_view", "unsubscribe")
+    }
+    if any(sent.values()):
+        lines.append(
+            "  v1 bodies accepted: " + ", ".join(f"{n} {kind}" for kind, n in sent.items() if n)
+        )
+    if requests.get("old_events"):
+        lines.append(
+            f"  {requests['old_events']} events occurred more than 12 hours before this run: "
+            "Attentive takes them but starts no journey (max_event_age_hours sets them aside)"
+        )
+    if requests.get("confirmation_texts"):
+        lines.append(
+            f"  {requests['confirmation_texts']} opt-outs asked Attentive to text a confirmation "
+            "(unsubscribe_notifications is true)"
+        )
+    if requests.get("optouts_in_doubt"):
+        lines.append(
+            f"  {requests['optouts_in_doubt']} opt-outs in doubt (no clear answer); never resent "
+            "while unsubscribe_notifications is true"
+        )
+    if requests.get("optins_overtaken"):
+        lines.append(
+            f"  {requests['optins_overtaken']} opt-ins not sent: an opt-out for the same address "
+            "and channel comes later in the input"
         )
     return lines

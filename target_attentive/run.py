@@ -12,15 +12,18 @@ from typing import Any
 
 from target_attentive.checkpoint import CheckpointKeeper, Hold
 from target_attentive.collector import Collector
+from target_attentive.consent import ConsentOrder, has_unsubscribe
 from target_attentive.delivery import Delivery
 from target_attentive.jobs import reconcile
 from target_attentive.jsonl import LinesFile
-from target_attentive.mapping import Mapping, compile_mapping
+from target_attentive.kind_delivery import KindDelivery
+from target_attentive.kinds import KindMapping
+from target_attentive.mapping import Mapping
 from target_attentive.reader import WaitFlag
 from target_attentive.rejects import RejectsFile
 from target_attentive.report import Tally, render
 from target_attentive.sender import BATCHES_AT_ONCE as WINDOW
-from target_attentive.settings import Settings
+from target_attentive.settings import Settings, compile_route
 
 WriteState = Callable[[dict], None]
 
@@ -58,7 +61,7 @@ class Run:
         self.rejects = RejectsFile(settings.rejects_path, settings.max_rejects)
         self.dry_run_file = LinesFile(settings.dry_run_path, append=False) if self.dry_run else None
         self.keeper = CheckpointKeeper(write_state, self.make_durable)
-        self._mappings: dict[str, Mapping | None] = {}
+        self._mappings: dict[str, Mapping | KindMapping | None] = {}
         self._finished = False
         self.stopping = False  # a signal or a failure: nothing new is sent
         self.signalled = 0  # the signal that stopped the run
@@ -68,6 +71,10 @@ class Run:
         self._in_flight: deque[Future] = deque()  # oldest first
         self.ledger = open_ledger(settings) if settings.ledger_enabled else None
         self.delivery = Delivery(settings, self.tally, self.ledger, logger)
+        # Opt-ins and opt-outs in input order, kept only when a stream may carry opt-outs.
+        self.consent = ConsentOrder() if has_unsubscribe(settings) else None
+        self.delivery.consent = self.consent
+        self.kinds = KindDelivery(settings, self.tally, self.ledger, self.delivery, self.consent)
         if self.ledger is not None and self.subscriptions_enabled:
             self._warn_unsure_optins()
 
@@ -95,17 +102,27 @@ class Run:
                     status,
                 )
 
-    def mapping_for(self, stream: str) -> Mapping | None:
-        """The compiled mapping of a stream; None when the stream is to be ignored."""
+    def route(self, stream: str) -> Mapping | KindMapping | None:
+        """The compiled mapping of a stream, of its kind; None when it is to be ignored."""
         if stream not in self._mappings:
             per_stream = self.settings.stream_mappings or {}
             if stream in per_stream:
-                self._mappings[stream] = compile_mapping(per_stream[stream])
+                self._mappings[stream] = compile_route(per_stream[stream])
             elif self.settings.ignore_unmapped_streams:
                 self._mappings[stream] = None
             else:
-                self._mappings[stream] = compile_mapping(self.settings.mapping)
+                self._mappings[stream] = compile_route(self.settings.mapping)
         return self._mappings[stream]
+
+    def mapping_for(self, stream: str) -> Mapping | None:
+        """The user upsert mapping of a stream; None when it is ignored or of another kind."""
+        mapping = self.route(stream)
+        return mapping if isinstance(mapping, Mapping) else None
+
+    def is_kind_stream(self, stream: str) -> bool:
+        """Whether a stream goes to a v1 endpoint (events, opt-outs) rather than users."""
+        mapping = self.route(stream)
+        return mapping is not None and not isinstance(mapping, Mapping)
 
     def send(self, items: list[Any], stream: str, reject: Any, hold: Hold) -> None:
         """Plan a batch here, then hand it to the sending process behind the ones out.
@@ -117,14 +134,31 @@ class Run:
         through the checkpoint keeper, and one person's requests stay in order (gate.py).
         """
         people = self.delivery.plan(items, stream, reject)
+        self._make_room()
+        batch = self.delivery.submit(people, stream)  # here: batches leave in read order
+        future = self._pipeline.submit(self._deliver, batch, people, stream, reject, hold)
+        self._in_flight.append(future)
+
+    def send_kinds(self, built: list[Any], stream: str, reject: Any, hold: Hold) -> None:
+        """A batch of events or opt-outs (kind_sink.py), the same way as `send`."""
+        planned = self.kinds.plan(built)
+        if self.dry_run:
+            assert self.dry_run_file is not None
+            self.kinds.write(planned, stream, self.dry_run_file)
+            self.keeper.settle(hold)
+            return
+        self._make_room()
+        batch = self.kinds.submit(planned, stream)
+        future = self._pipeline.submit(self._deliver_kinds, batch, planned, reject, hold)
+        self._in_flight.append(future)
+
+    def _make_room(self) -> None:
+        """Wait until fewer than `WINDOW` batches are out; raise what stopped the run."""
         while len(self._in_flight) >= WINDOW:
             with self.interruptible():
                 self._in_flight[0].result()  # the oldest; its failure becomes the caller's
             self._in_flight.popleft()
         self.check()
-        batch = self.delivery.submit(people, stream)  # here: batches leave in read order
-        future = self._pipeline.submit(self._deliver, batch, people, stream, reject, hold)
-        self._in_flight.append(future)
 
     def write(self, items: list[Any], stream: str, reject: Any, hold: Hold) -> None:
         """A dry run's batch: planned exactly like a run's, written to the dry-run file."""
@@ -142,6 +176,12 @@ class Run:
     ) -> None:
         self.delivery.settle(batch, people, stream, reject)
         self.keeper.settle(hold)  # in this thread: the state line goes out at once
+
+    def _deliver_kinds(
+        self, batch: int | None, planned: list[Any], reject: Any, hold: Hold
+    ) -> None:
+        self.kinds.settle(batch, planned, reject)
+        self.keeper.settle(hold)
 
     def check(self) -> None:
         """Raise here what stopped the run: a signal, or a failed batch in the background."""

@@ -12,6 +12,8 @@ are a 4-byte length and a JSON object, over the child's stdin and stdout:
     parent -> child   {"kind": "start", "settings": Settings.to_wire(), "log_level": 20}
                       {"kind": "batch", "batch": 7, "stream": "s",
                        "people": [Outgoing.to_wire(), ...]}
+                      {"kind": "batch", "batch": 8, "stream": "s", "people": [],
+                       "v1": [KindOutgoing.to_wire(), ...]}   (events, opt-outs)
                       {"kind": "stop"}             (a signal in the parent: finish what is
                                                     in flight, send nothing more)
     child -> parent   {"kind": "requests", "counts": {...}}   (request counters, as they go)
@@ -45,6 +47,8 @@ import orjson
 from target_attentive import masking
 from target_attentive.collector import Collector
 from target_attentive.jsonl import dumps
+from target_attentive.kind_outgoing import KindOutgoing, KindSent
+from target_attentive.kind_sending import ConsentBarrier, KindSending, KindStarted
 from target_attentive.report import Tally
 from target_attentive.sending import Outgoing, Sending, Sent, Started
 from target_attentive.settings import Settings
@@ -148,24 +152,51 @@ class SenderProcess:
             raise SenderDied(self._died()) from exc
         return batch
 
-    def wait(self, batch: int, stop: threading.Event, waiting: Callable[[], None]) -> Sent:
-        """The outcome of a submitted batch; `waiting` runs while it is out."""
+    def submit_kinds(self, items: list[KindOutgoing], stream: str) -> int:
+        """Hand over a batch of v1 bodies (events, opt-outs), in order with the rest."""
+        batch = next(self._ids)
+        with self._lock:
+            if self._dead:
+                raise SenderDied(self._died())
+            self._answers[batch] = queue.Queue()
+        frame = {"kind": "batch", "batch": batch, "stream": stream, "people": []}
+        frame["v1"] = [item.to_wire() for item in items]
+        try:
+            self._write(frame)
+        except (BrokenPipeError, ValueError) as exc:
+            raise SenderDied(self._died()) from exc
+        return batch
+
+    def wait(
+        self,
+        batch: int,
+        stop: threading.Event,
+        waiting: Callable[[], None],
+        parse: Callable[[dict[str, Any]], Any] = Sent.from_wire,
+    ) -> Any:
+        """The outcome of a submitted batch (a `Sent`, or what `parse` makes of its
+        frame); `waiting` runs while it is out."""
         with self._lock:
             answer = self._answers.get(batch)
         if answer is None:
             raise SenderDied(self._died())
         try:
-            return self._await(answer, stop, waiting)
+            return parse(self._await(answer, stop, waiting))
         finally:
             with self._lock:
                 self._answers.pop(batch, None)
+
+    def wait_kinds(
+        self, batch: int, stop: threading.Event, waiting: Callable[[], None]
+    ) -> KindSent:
+        return self.wait(batch, stop, waiting, KindSent.from_wire)
 
     def _await(
         self,
         answer: queue.Queue[dict[str, Any] | None],
         stop: threading.Event,
         waiting: Callable[[], None],
-    ) -> Sent:
+    ) -> dict[str, Any]:
         stop_forwarded = False
         while True:
             if stop.is_set() and not stop_forwarded:
@@ -178,7 +209,7 @@ class SenderProcess:
                 continue
             if frame is None:
                 raise SenderDied(self._died())
-            return Sent.from_wire(frame)
+            return frame
 
     def _tell_stop(self) -> None:
         with contextlib.suppress(BrokenPipeError, ValueError):
@@ -257,6 +288,8 @@ def main() -> None:
 
         ledger = Ledger(settings.ledger_url)
     sending = Sending(settings, tally, ledger, logger)
+    kind_sending = KindSending(sending)
+    consent = ConsentBarrier()  # opt-ins and opt-outs go out in the order handed over
     outbox = _Outbox(outbound, tally)
     batches: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
@@ -279,9 +312,12 @@ def main() -> None:
 
     threading.Thread(target=report_counts, name="counts", daemon=True).start()
 
-    def send_batch(frame: dict[str, Any], started: Started) -> None:
+    def send_batch(frame: dict[str, Any], started: Started | KindStarted) -> None:
         try:
-            sent = sending.finish(started)
+            if isinstance(started, KindStarted):
+                sent: Sent = kind_sending.finish(started)
+            else:
+                sent = sending.finish(started)
         except Exception as exc:
             sent = Sent(error=type(exc).__name__, message=str(exc))
         with contextlib.suppress(BrokenPipeError):
@@ -294,9 +330,18 @@ def main() -> None:
     with Collector(every=COLLECT_EVERY_BATCHES) as collector:
         try:
             while (frame := batches.get()) is not None:
-                people = [Outgoing.from_wire(wire) for wire in frame["people"]]
-                started = sending.start(people, frame["stream"])  # in the order they arrive
-                workers.submit(send_batch, frame, started)
+                started: Started | KindStarted
+                if "v1" in frame:
+                    items = [KindOutgoing.from_wire(w) for w in frame["v1"]]
+                    direction = "out" if any(item.optouts for item in items) else None
+                    consent.before(direction)
+                    started = kind_sending.start(items)
+                else:
+                    people = [Outgoing.from_wire(wire) for wire in frame["people"]]
+                    direction = "in" if any(p.claims for p in people) else None
+                    consent.before(direction)
+                    started = sending.start(people, frame["stream"])  # in the order they arrive
+                consent.started(direction, workers.submit(send_batch, frame, started))
                 collector.tick()
         finally:
             workers.shutdown(wait=True)

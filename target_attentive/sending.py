@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from target_attentive.client import Answer, AttentiveClient, FatalAPIError
 from target_attentive.gate import PersonGate
 from target_attentive.jsonl import dumps
+from target_attentive.kinds.shapes import ENDPOINTS
 from target_attentive.ledger.records import JobRecord
 from target_attentive.outgoing import (
     Claim,
@@ -63,6 +64,7 @@ def api_client(
         tally=tally,
         logger=logger,
         stop=stop,
+        rates={e.path: e.requests_per_second for e in ENDPOINTS.values()},
     )
 
 

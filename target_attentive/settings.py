@@ -18,7 +18,14 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
 from target_attentive.config_schema import CONFIG_SCHEMA, DEFAULT_API_URL
-from target_attentive.mapping import MAX_CUSTOM_ATTRIBUTES, MappingError, compile_mapping
+from target_attentive.kinds.compile import compile_kind_mapping
+from target_attentive.kinds.shapes import KindMapping, UsersKind
+from target_attentive.mapping import (
+    MAX_CUSTOM_ATTRIBUTES,
+    Mapping,
+    MappingError,
+    compile_mapping,
+)
 from target_attentive.phonelib import phonenumbers
 
 MAX_BULK_BATCH = 256
@@ -86,11 +93,13 @@ def check_settings(config: MappingABC[str, Any]) -> list[str]:
         mappings[f"stream_mappings.{stream}"] = mapping
     for where, raw in mappings.items():
         try:
-            compiled = compile_mapping(raw, where)
+            compiled = compile_route(raw, where)
         except MappingError as exc:
             errors += exc.problems
             continue
-        custom_names.update(compiled.custom_attribute_names)
+        if isinstance(compiled, Mapping):
+            custom_names.update(compiled.custom_attribute_names)
+    errors += _check_kind_settings(config)
     types = config.get("custom_attribute_types") or {}
     if not isinstance(types, MappingABC):
         errors.append("custom_attribute_types: must be an object of attribute name to type")
@@ -123,6 +132,46 @@ def check_settings(config: MappingABC[str, Any]) -> list[str]:
     rejects, dry = config.get("rejects_path"), config.get("dry_run_path")
     if rejects and dry and os.path.normpath(rejects) == os.path.normpath(dry):
         errors.append("rejects_path: must differ from dry_run_path (both name one file)")
+    return errors
+
+
+def compile_route(raw: Any, where: str = "mapping") -> Mapping | KindMapping:
+    """A mapping compiled for its kind: the user upsert's `Mapping`, or a v1 kind's.
+
+    `kind: users` (or no kind) is compiled exactly as before issue 15 added kinds.
+    """
+    compiled = compile_kind_mapping(raw, where)
+    if isinstance(compiled, UsersKind):
+        return compile_mapping(compiled.raw, where)
+    return compiled
+
+
+def _check_kind_settings(config: MappingABC[str, Any]) -> list[str]:
+    """The settings of events and opt-outs (issue 15)."""
+    errors = []
+    currency = config.get("default_currency")
+    if currency is not None and not (
+        isinstance(currency, str)
+        and len(currency) == 3
+        and currency.isascii()
+        and currency.isalpha()
+        and currency.isupper()
+    ):
+        errors.append(
+            f"default_currency: {currency!r} is not a currency code; use an ISO 4217 code "
+            "of three capital letters, such as USD or EUR"
+        )
+    age = config.get("max_event_age_hours")
+    if age is not None and not (_is_int(age) and age >= 1):
+        errors.append(
+            f"max_event_age_hours: {age!r} is out of range; use a whole number >= 1, or "
+            "leave it unset to send every event"
+        )
+    if config.get("unsubscribe_notifications") and config.get("ledger_enabled") is False:
+        errors.append(
+            "unsubscribe_notifications: confirmation texts need the ledger (ledger_enabled: "
+            "true), which is what stops a second text"
+        )
     return errors
 
 
@@ -211,6 +260,9 @@ class Settings:
     checkpoint_interval_seconds: int
     invalid_fields: str
     shared_identifiers: str
+    default_currency: str
+    max_event_age_hours: int | None
+    unsubscribe_notifications: bool
     batch_config: dict | None = None
 
     @classmethod

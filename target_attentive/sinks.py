@@ -30,6 +30,7 @@ class Item:
     record: dict
     payload: dict
     omissions: tuple[Problem, ...] = ()  # fields left out, written once it is planned
+    read_at: int = 0  # its place in the whole input: opt-ins and opt-outs are ordered by it
 
 
 class RecordCheck(BaseJSONSchemaValidator):
@@ -182,7 +183,8 @@ class UsersSink(BatchSink):
                 )
         if "hold" not in context:  # the batch's first record waiting for delivery
             context["hold"] = run.keeper.hold()
-        context.setdefault("records", []).append(Item(self.position, record, payload, omissions))
+        item = Item(self.position, record, payload, omissions, run.keeper.position)
+        context.setdefault("records", []).append(item)
 
     def reject(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from types import FrameType
 from typing import IO, ClassVar
@@ -9,6 +10,7 @@ from typing import IO, ClassVar
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 from typing_extensions import override
 
@@ -16,6 +18,7 @@ from target_attentive import masking
 from target_attentive.batch_files import UnsupportedBatch, batch_records
 from target_attentive.client import RetriesExhausted
 from target_attentive.config_schema import CONFIG_SCHEMA
+from target_attentive.kind_sink import KindSink
 from target_attentive.reader import InputReader
 from target_attentive.rejects import TooManyRejects
 from target_attentive.run import Run, Stopped
@@ -45,7 +48,8 @@ class TargetAttentive(Target):
         PluginCapabilities.BATCH,
     ]
 
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: singer-sdk adds its built-in settings (load_method, ...) to this dict in place.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -61,6 +65,11 @@ class TargetAttentive(Target):
         self._MAX_RECORD_AGE_IN_MINUTES = self.settings.checkpoint_interval_seconds / 60
         # Sinks drain one after the other: delivery is concurrent already.
         self.max_parallelism = 1
+
+    @override
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """A stream whose mapping names a kind other than users goes to events or opt-outs."""
+        return KindSink if self.run.is_kind_stream(stream_name) else UsersSink
 
     # -- reading -------------------------------------------------------------------------
 

@@ -20,9 +20,9 @@ import yaml
 from example_customers import BAD, PEOPLE, SAMPLE_CONFIG, examples
 from targetrun import TARGET, Result, read_lines, run_target, write_input
 
+from target_attentive.config_schema import CONFIG_SCHEMA
 from target_attentive.mapping import compile_mapping
 from target_attentive.settings import check_settings
-from target_attentive.target import TargetAttentive
 from target_attentive.validation import validate_payload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ def test_meltano_yml_declares_every_setting_and_the_same_example_config() -> Non
     assert loader["pip_url"] == "-e ."
     assert loader["executable"] == "target-attentive"
     settings = {s["name"]: s for s in loader["settings"]}
-    properties = TargetAttentive.config_jsonschema["properties"]
+    properties = CONFIG_SCHEMA["properties"]
     missing = sorted(set(properties) - set(settings))
     assert not missing, f"settings of target.py not declared in meltano.yml: {missing}"
     kinds = {"string": "string", "boolean": "boolean", "integer": "integer", "object": "object"}

@@ -36,7 +36,7 @@ LISTING_PATH = HUB_DIR / "loaders" / "target-attentive" / "target-attentive.yml"
 MAINTAINERS_PATH = HUB_DIR / "maintainers.yml"
 DEFAULT_VARIANTS_PATH = HUB_DIR / "default_variants.yml"
 HUB_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "meltano-hub"
-PROPERTIES: dict[str, Any] = TargetAttentive.config_jsonschema["properties"]
+PROPERTIES: dict[str, Any] = CONFIG_SCHEMA["properties"]
 # The Hub's setting kinds (schemas/common/base_setting.schema.json of the Hub).
 HUB_KINDS = {
     "oauth",

@@ -292,7 +292,11 @@ def _fill(ledger: Ledger) -> None:
 
 def test_counts_and_forgetting(ledger: Ledger) -> None:
     _fill(ledger)
+    ledger.record_events([("custom_event:ev-1", "custom_event")])
+    ledger.record_optouts([("email:dan@example.com", "EMAIL", "MARKETING")])
     assert ledger.counts() == {
+        "events": 1,
+        "optouts": {"sent": 1},
         "people": 2,
         "identifiers": 2,
         "optins": {"pending": 1, "submitted": 0, "confirmed": 1, "in_doubt": 1},
@@ -308,8 +312,13 @@ def test_counts_and_forgetting(ledger: Ledger) -> None:
             {"channel": "EMAIL", "signUpSourceId": "1", "status": "confirmed"},
             {"channel": "TEXT", "signUpSourceId": "2", "status": "in_doubt"},
         ],
+        "optouts_removed": [],
     }
     assert ledger.forget_person("email:ann@example.com")["hash_removed"] is False
+    assert ledger.forget_person("email:dan@example.com")["optouts_removed"] == [
+        {"channel": "EMAIL", "type": "MARKETING", "status": "sent"}
+    ]
+    assert ledger.known_optouts([("email:dan@example.com", "EMAIL", "MARKETING")]) == set()
     assert ledger.identifier_owners(["email:ann@example.com", "phone:+1"]) == {}
     assert ledger.last_hashes(["email:ann@example.com", "email:bob@example.com"]) == {
         "email:bob@example.com": "h2"
@@ -317,6 +326,8 @@ def test_counts_and_forgetting(ledger: Ledger) -> None:
     assert ledger.claim_optins([("email:ann@example.com", "EMAIL", "1")])  # may go again
     ledger.forget_everything()
     assert ledger.counts() == {
+        "events": 0,
+        "optouts": {},
         "people": 0,
         "identifiers": 0,
         "optins": {"pending": 0, "submitted": 0, "confirmed": 0, "in_doubt": 0},

@@ -50,8 +50,8 @@ import sqlalchemy as sa
 import yaml
 from example_customers import BAD, PEOPLE, SAMPLE_CONFIG, examples
 
+from target_attentive.config_schema import CONFIG_SCHEMA
 from target_attentive.sandbox.process import SandboxProcess
-from target_attentive.target import TargetAttentive
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
@@ -69,6 +69,8 @@ TAP_PINS = {
 PG_SCHEMA = "shop"
 PG_STREAM = f"{PG_SCHEMA}-customers"
 STATE_ID = "dev:tap-postgres-to-target-attentive"
+CRM_SCHEMA = "crm"
+CRM_TABLES = ("people", "app_events", "consent")
 INSTALL_ATTEMPTS = 3
 
 
@@ -303,6 +305,13 @@ def _extractors(csv_path: Path) -> list[dict[str, Any]]:
             },
         },
         {
+            # Issue 15: one tap, three streams (people, events, opt-outs), three kinds.
+            "name": "tap-postgres-crm",
+            "inherit_from": "tap-postgres",
+            "config": {"filter_schemas": [CRM_SCHEMA]},
+            "select": [f"{CRM_SCHEMA}-{table}.*" for table in CRM_TABLES],
+        },
+        {
             "name": "tap-postgres",
             "namespace": "tap_postgres",
             "pip_url": TAP_PINS["tap-postgres"],
@@ -516,7 +525,7 @@ def test_meltano_invoke_about_is_the_working_tree(project: Project) -> None:
     done = project.run("invoke", "target-attentive", "--about", "--format", "json")
     about = json.loads(done.stdout)
     assert about["name"] == "target-attentive"
-    own = set(TargetAttentive.config_jsonschema["properties"])
+    own = set(CONFIG_SCHEMA["properties"])
     assert own <= set(about["settings"]["properties"]), "the installed target is another one"
     text = project.run("invoke", "target-attentive", "--about").stdout
     assert "target-attentive" in text and "api_key" in text
@@ -768,3 +777,129 @@ def test_tap_postgres_incremental_pipeline_resumes_from_meltano_state(
     moved = meltano_state(project)["singer_state"]["bookmarks"][PG_STREAM]
     assert moved["replication_key_value"].startswith(added[-1]["updated_at"][:19])
     assert moved["replication_key_value"] > bookmark["replication_key_value"]
+
+
+# --- one tap, three streams, three kinds (issue 15) --------------------------------------------
+
+CRM_PEOPLE = [
+    ("u1", "ana@example.com", "+12025550101", "Ana"),
+    ("u2", "ben@example.com", "+12025550102", "Ben"),
+    ("u3", "cai@example.com", None, "Cai"),
+]
+CRM_EVENTS = [  # event_id, user_email, event_name, plan
+    ("ev-1", "ana@example.com", "Trial Started", "pro"),
+    ("ev-2", "ben@example.com", "Trial Started", "team"),
+    ("ev-3", "ana@example.com", "Seat Added", "pro"),
+    ("ev-4", "nobody-at-all", "Seat Added", "pro"),  # no valid identifier: rejected
+]
+CRM_CONSENT = [  # email, phone, channel, opted_out
+    ("ben@example.com", "+12025550102", "TEXT", True),
+    ("cai@example.com", None, "EMAIL", True),
+    ("ana@example.com", "+12025550101", "TEXT", False),  # said no to opting out: filtered
+]
+CRM_MAPPINGS = {
+    f"{CRM_SCHEMA}-people": {
+        "identifiers": {"clientUserId": "id", "email": "email", "phone": "phone"},
+        "attributes": {"firstName": "first_name"},
+    },
+    f"{CRM_SCHEMA}-app_events": {
+        "kind": "custom_event",
+        "event_type_field": "event_name",
+        "identifiers": {"email": "user_email"},
+        "occurred_at": "created_at",
+        "external_event_id": "event_id",
+        "properties": {"plan": "plan"},
+    },
+    f"{CRM_SCHEMA}-consent": {
+        "kind": "unsubscribe",
+        "identifiers": {"email": "email", "phone": "phone"},
+        "channel_field": "channel",
+        "when": "opted_out",
+    },
+}
+
+
+@pytest.fixture
+def crm_tables(postgres_url: str) -> Iterator[None]:
+    engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {CRM_SCHEMA} CASCADE")
+        conn.exec_driver_sql(f"CREATE SCHEMA {CRM_SCHEMA}")
+        conn.exec_driver_sql(
+            f"CREATE TABLE {CRM_SCHEMA}.people (id text PRIMARY KEY, email text, phone text, "
+            "first_name text)"
+        )
+        conn.exec_driver_sql(
+            f"CREATE TABLE {CRM_SCHEMA}.app_events (event_id text PRIMARY KEY, user_email text, "
+            "event_name text, plan text, created_at timestamptz NOT NULL DEFAULT now())"
+        )
+        conn.exec_driver_sql(
+            f"CREATE TABLE {CRM_SCHEMA}.consent (row_id integer GENERATED ALWAYS AS IDENTITY "
+            "PRIMARY KEY, email text, phone text, channel text, opted_out boolean)"
+        )
+        conn.execute(
+            sa.text(f"INSERT INTO {CRM_SCHEMA}.people VALUES (:a, :b, :c, :d)"),
+            [dict(zip("abcd", row, strict=True)) for row in CRM_PEOPLE],
+        )
+        conn.execute(
+            sa.text(f"INSERT INTO {CRM_SCHEMA}.app_events VALUES (:a, :b, :c, :d, now())"),
+            [dict(zip("abcd", row, strict=True)) for row in CRM_EVENTS],
+        )
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {CRM_SCHEMA}.consent (email, phone, channel, opted_out) "
+                "VALUES (:a, :b, :c, :d)"
+            ),
+            [dict(zip("abcd", row, strict=True)) for row in CRM_CONSENT],
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {CRM_SCHEMA} CASCADE")
+        engine.dispose()
+
+
+def test_one_tap_with_three_streams_loads_people_events_and_opt_outs(
+    project: Project,
+    sandbox: SandboxProcess,
+    crm_tables: None,
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    tap_url = sa.make_url(postgres_url).set(drivername="postgresql", password="unused")
+    project.env["TAP_POSTGRES_CRM_SQLALCHEMY_URL"] = tap_url.render_as_string(hide_password=False)
+    project.env["TARGET_ATTENTIVE_STREAM_MAPPINGS"] = json.dumps(CRM_MAPPINGS)
+
+    done = project.run("run", "tap-postgres-crm", "target-attentive")
+    people = {a["payload"]["identifiers"]["clientUserId"] for a in sandbox.accepted()}
+    assert people == {"u1", "u2", "u3"}
+    v1 = sandbox.v1_accepted()
+    events = [a["payload"] for a in v1 if a["endpoint"] == "custom_event"]
+    assert sorted((e["externalEventId"], e["type"], e["user"]["email"]) for e in events) == [
+        ("ev-1", "Trial Started", "ana@example.com"),
+        ("ev-2", "Trial Started", "ben@example.com"),
+        ("ev-3", "Seat Added", "ana@example.com"),
+    ]
+    assert all(
+        e["properties"] == {"plan": "pro" if e["user"]["email"] != "ben@example.com" else "team"}
+        for e in events
+    )
+    optouts = [a["payload"] for a in v1 if a["endpoint"] == "unsubscribe"]
+    assert sorted(
+        (o["user"].get("phone") or o["user"].get("email"), o["subscriptions"][0]["channel"])
+        for o in optouts
+    ) == [("+12025550102", "TEXT"), ("cai@example.com", "EMAIL")]
+    assert all(o["notification"]["disabled"] is True for o in optouts), "nobody is texted"
+    report = sandbox.report()["v1"]
+    assert report["confirmation_texts"] == 0
+    (reject,) = read_rejects(tmp_path / "rejects.jsonl")
+    assert (reject["stream"], reject["record"]["event_id"]) == (f"{CRM_SCHEMA}-app_events", "ev-4")
+    summary = run_report(done.stdout + done.stderr)
+    assert (summary["accepted"], summary["rejected"], summary["filtered"]) == (3 + 3 + 2, 1, 1)
+
+    # A second run reads the three tables again: everything is known, nothing is sent.
+    again = project.run("run", "tap-postgres-crm", "target-attentive", "--full-refresh")
+    assert len(sandbox.accepted()) == 3 and len(sandbox.v1_accepted()) == len(v1)
+    summary = run_report(again.stdout + again.stderr)
+    assert (summary["accepted"], summary["unchanged"]) == (0, 3 + 3 + 2)

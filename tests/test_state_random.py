@@ -6,7 +6,10 @@ that the target must reject), STATE messages, a small `batch_size_rows`, sandbox
 retries running out). After the run, every record before the last state line written must
 be accepted by the sandbox (its own record of what arrived) or in the rejects file. Then a
 rerun from that state, as a tap would resume, with no faults: in the end every good record
-is accepted and every bad one rejected.
+is accepted and every bad one rejected. Some records opt in to email, some people appear
+again (opting in again): no opt-in reaches the sandbox twice, nobody who never opted in is
+subscribed, and an opt-in that did not arrive is held in the ledger as unsure (a run that
+died after sending it cannot know), never silently dropped.
 
 In-process cases run the target in this process (the sending code in a thread,
 tests/inline_sender.py) with a real SIGTERM sent to this process; CLI cases run the real
@@ -35,6 +38,7 @@ from inline_sender import InlineSender
 from targetrun import TARGET, read_lines
 
 from target_attentive.delivery import Delivery
+from target_attentive.ledger import Ledger
 from target_attentive.run import Stopped
 from target_attentive.sandbox.process import SandboxProcess
 from target_attentive.target import TargetAttentive
@@ -45,6 +49,11 @@ ONLY_SEED = os.environ.get("TARGET_ATTENTIVE_STATE_SEED")
 STREAMS = ("people", "customers", "leads")
 NO_FAULTS = {"fault_5xx_rate": 0.0, "fault_drop_rate": 0.0, "fault_slow_rate": 0.0}
 RATE = 2000  # the sandbox's limit and the target's pace: cases are about state, not speed
+MAPPING = {
+    "identifiers": {"email": "email"},
+    "attributes": {"firstName": "first_name"},
+    "subscriptions": [{"channel": "EMAIL", "signUpSourceId": "7", "when": "opt_in"}],
+}
 
 
 def schema_message(stream: str, version: int) -> dict[str, Any]:
@@ -52,6 +61,7 @@ def schema_message(stream: str, version: int) -> dict[str, Any]:
         "id": {"type": "integer"},
         "email": {"type": ["string", "null"]},
         "first_name": {"type": ["string", "null"]},
+        "opt_in": {"type": ["boolean", "null"]},
     }
     for extra in range(version):  # each schema change adds a property
         properties[f"extra_{extra}"] = {"type": ["string", "null"]}
@@ -70,6 +80,7 @@ class Case:
     seed: int
     messages: list[dict[str, Any]] = field(default_factory=list)
     good: dict[int, str] = field(default_factory=dict)  # record id -> email
+    opted_in: set[str] = field(default_factory=set)  # emails of good records that opt in
     bad: set[int] = field(default_factory=set)  # ids the target must reject
     faults: dict[str, Any] = field(default_factory=dict)
     stop_after: float | None = None  # seconds into the run; None: no signal
@@ -99,8 +110,14 @@ class Case:
                     record["email"] = "not-an-address"
                     case.bad.add(record_id)
                 else:
-                    record["email"] = f"s{seed}r{record_id}@example.com"
+                    again = case.good and rng.random() < 0.2  # someone seen before
+                    email = rng.choice(list(case.good.values())) if again else None
+                    record["email"] = email or f"s{seed}r{record_id}@example.com"
                     case.good[record_id] = record["email"]
+                if rng.random() < 0.4:
+                    record["opt_in"] = True
+                    if record_id in case.good:
+                        case.opted_in.add(record["email"])
                 case.messages.append({"type": "RECORD", "stream": stream, "record": record})
         case.messages.append({"type": "STATE", "value": {"seq": record_id, "end": True}})
         case.batch_size_rows = rng.randint(1, 6)
@@ -149,6 +166,8 @@ class Case:
             "max_retry_seconds": self.max_retry_seconds,
             "request_timeout_seconds": 1,
             "max_requests_per_second": RATE,
+            "subscriptions_enabled": True,
+            "mapping": MAPPING,
         }
 
 
@@ -174,6 +193,22 @@ def check_complete(case: Case, sandbox: SandboxProcess, workdir: Path) -> None:
     assert not missing, f"records never accepted after the rerun: {missing}"
     rejected = {r["record"]["id"] for r in read_lines(workdir / "rejects.jsonl")}
     assert case.bad <= rejected
+    check_optins(case, sandbox, workdir)
+
+
+def check_optins(case: Case, sandbox: SandboxProcess, workdir: Path) -> None:
+    """No opt-in twice, none that was not asked for, and none lost without a trace."""
+    assert sandbox.report()["duplicate_optins"] == 0, "an opt-in arrived twice"
+    subscribed = {p["identifiers"].get("email") for p in sandbox.people() if p.get("subscriptions")}
+    assert subscribed <= case.opted_in, f"subscribed without opting in: {subscribed}"
+    with Ledger(f"sqlite:///{workdir / 'ledger.db'}", read_only=True) as ledger:
+        unsure = {
+            c["key"].removeprefix("email:")
+            for c in ledger.list_optins()
+            if c["status"] in ("pending", "in_doubt")
+        }
+    missing = case.opted_in - subscribed - unsure
+    assert not missing, f"opt-ins neither delivered nor held as unsure: {sorted(missing)}"
 
 
 def seeds(count: int, base: int) -> list[int]:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from target_attentive.ledger.attribute_types import TypeStore
 from target_attentive.ledger.engine import Database
 from target_attentive.ledger.jobs import JobStore
+from target_attentive.ledger.kinds import KINDS_VERSION, KindStore, OptOut, optout_rows
 from target_attentive.ledger.optins import Claim, OptinStore
 from target_attentive.ledger.people import IdentifierStore, PeopleStore
 from target_attentive.ledger.records import JobEntry
@@ -42,6 +43,7 @@ class LedgerBase:
         self.optins = OptinStore(self.db)
         self.types = TypeStore(self.db)
         self.jobs = JobStore(self.db)
+        self.kinds = KindStore(self.db)
 
     @property
     def location(self) -> str:
@@ -91,6 +93,25 @@ class LedgerBase:
         """The opt-in claims (of one status), oldest first, for people to read."""
         return self.db.read(lambda conn: self.optins.listing(conn, status), [])
 
+    # -- events and opt-outs (issue 15) ------------------------------------------------------
+
+    def known_events(self, keys: list[str]) -> set[str]:
+        """The event keys (`kind:id`) Attentive took in an earlier run."""
+        wanted = unique(keys)
+        if not wanted or self.db.version < KINDS_VERSION:  # a dry run over an older ledger
+            return set()
+        return self.db.read(lambda conn: self.kinds.known_events(conn, wanted), set())
+
+    def known_optouts(self, keys: list[OptOut]) -> set[OptOut]:
+        """Of these opt-outs, the ones recorded (sent, claimed or in doubt)."""
+        wanted = optout_rows(keys)
+        if not wanted or self.db.version < KINDS_VERSION:
+            return set()
+        found = self.db.read(
+            lambda conn: self.kinds.known_optouts(conn, unique(k[0] for k in wanted)), set()
+        )
+        return found & set(wanted)
+
     # -- custom attributes ------------------------------------------------------------------
 
     def custom_types(self) -> dict[str, str]:
@@ -127,7 +148,8 @@ class LedgerBase:
     # -- operating it -----------------------------------------------------------------------
 
     def counts(self) -> dict[str, Any]:
-        """People, opt-ins by status, custom attributes, jobs by status."""
+        """People, identifier values, opt-ins by status, custom attributes, jobs by status,
+        events, opt-outs by status."""
 
         def work(conn: Any) -> dict[str, Any]:
             jobs, unreconciled = self.jobs.counts(conn)
@@ -143,9 +165,12 @@ class LedgerBase:
                 "custom_attributes_claimed": claimed,
                 "jobs": jobs,
                 "jobs_unreconciled": unreconciled,
+                **(self.kinds.counts(conn) if self.db.version >= KINDS_VERSION else no_kinds),
             }
 
+        no_kinds: dict[str, Any] = {"events": 0, "optouts": {}}
         empty = {
+            **no_kinds,
             "people": 0,
             "identifiers": 0,
             "optins": dict.fromkeys(OPTIN_STATUSES, 0),

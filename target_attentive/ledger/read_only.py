@@ -14,6 +14,7 @@ from typing import Any
 
 from target_attentive.ledger.attribute_types import merge_types
 from target_attentive.ledger.base import LedgerBase, unique
+from target_attentive.ledger.kinds import OptOut, optout_rows
 from target_attentive.ledger.optins import Claim, claim_rows
 
 
@@ -27,6 +28,7 @@ class ReadOnlyLedger(LedgerBase):
         self._lock = threading.Lock()
         self._claimed: set[Claim] = set()
         self._typed: dict[str, str] = {}
+        self._optouts: set[OptOut] = set()
 
     def known_optins(self, keys: list[str]) -> set[Claim]:
         known = super().known_optins(keys)
@@ -42,6 +44,19 @@ class ReadOnlyLedger(LedgerBase):
         with self._lock:
             new = {c for c in wanted if c not in stored and c not in self._claimed}
             self._claimed |= new
+            return new
+
+    def known_optouts(self, keys: list[OptOut]) -> set[OptOut]:
+        known = super().known_optouts(keys)
+        with self._lock:
+            return known | (self._optouts & set(optout_rows(keys)))
+
+    def claim_optouts(self, keys: list[OptOut]) -> set[OptOut]:
+        wanted = optout_rows(keys)
+        stored = super().known_optouts(wanted)
+        with self._lock:
+            new = {k for k in wanted if k not in stored and k not in self._optouts}
+            self._optouts |= new
             return new
 
     def custom_types(self) -> dict[str, str]:
@@ -70,9 +85,10 @@ class ReadOnlyLedger(LedgerBase):
         with self._lock:
             self._claimed.clear()
             self._typed.clear()
+            self._optouts.clear()
 
     def forget_person(self, key: str) -> dict[str, Any]:
-        return {"key": key, "hash_removed": False, "optins_removed": []}
+        return {"key": key, "hash_removed": False, "optins_removed": [], "optouts_removed": []}
 
     def forget_people(self, keys: list[str]) -> int:
         return 0
@@ -92,6 +108,18 @@ class ReadOnlyLedger(LedgerBase):
         return None
 
     def release_optins(self, claims: list[Claim]) -> None:
+        return None
+
+    def record_events(self, rows: list[tuple[str, str]]) -> None:
+        return None
+
+    def record_optouts(self, keys: list[OptOut]) -> None:
+        return None
+
+    def doubt_optouts(self, keys: list[OptOut]) -> None:
+        return None
+
+    def release_optouts(self, keys: list[OptOut]) -> None:
         return None
 
     def confirm_custom_types(self, types: dict[str, str]) -> None:

@@ -21,6 +21,13 @@
 - `identifier_owners(identity_key, person_key, updated_at)`: the person key each identifier
   value (`phone:+1...`, `email:...`, `custom:name=value`) was last accepted with, so a value
   another person carries later is seen as shared across runs (version 3).
+- `events(event_key, kind, sent_at)` (version 3): each custom or ecommerce event Attentive
+  took, keyed `kind:id` (`kinds.event_key`), so a rerun never sends it again.
+- `optouts(person_key, channel, subscription_type, status, updated_at)` (version 3): each
+  opt-out sent, keyed by the address it ends (`phone:+1...` for TEXT, `email:...` for
+  EMAIL), like opt-ins. An opt-out sent deletes that address and channel's opt-in rows (the
+  opt-in may go once more); an opt-in sent deletes its opt-out rows. With confirmation
+  texts on, an opt-out is claimed (`pending`) before it is sent and never sent twice.
 
 Times are Unix seconds (UTC). Keys and digests are strings made by the caller.
 """
@@ -37,6 +44,11 @@ SUBMITTED = "submitted"  # bulk: in a job Attentive took (202), its results line
 CONFIRMED = "confirmed"  # Attentive accepted it (single: 202; bulk: a success line)
 IN_DOUBT = "in_doubt"  # sent, and whether it was applied cannot be known
 OPTIN_STATUSES = (PENDING, SUBMITTED, CONFIRMED, IN_DOUBT)
+
+# Opt-out statuses: claimed before sending (with confirmation texts on), then sent.
+OPTOUT_PENDING = "pending"
+OPTOUT_SENT = "sent"
+OPTOUT_IN_DOUBT = "in_doubt"
 
 # Custom attribute statuses.
 TYPE_CLAIMED = "claimed"
@@ -124,10 +136,31 @@ identifier_owners = sa.Table(
     sqlite_with_rowid=False,
 )
 
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("event_key", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("sent_at", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+optouts = sa.Table(
+    "optouts",
+    metadata,
+    sa.Column("person_key", sa.Text, primary_key=True),
+    sa.Column("channel", sa.Text, primary_key=True),
+    sa.Column("subscription_type", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 OPTIN_KEY = (optins.c.person_key, optins.c.channel, optins.c.sign_up_source_id)
+OPTOUT_KEY = (optouts.c.person_key, optouts.c.channel, optouts.c.subscription_type)
 
 # Columns added by each schema version, for ledgers made by an older one (new tables are
-# made by `create_all` at every start: version 3 added `identifier_owners`).
+# made by `create_all` at every start: version 3 added `identifier_owners`, `events` and
+# `optouts`).
 ADDED_COLUMNS: dict[int, list[sa.Column]] = {
     2: [
         custom_attributes.c.status,

@@ -8,20 +8,26 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from target_attentive.ledger.base import LedgerBase, now, unique
+from target_attentive.ledger.kinds import OptOut, addresses, optout_rows
 from target_attentive.ledger.optins import Claim, claim_rows
 from target_attentive.ledger.people import last_wins
 from target_attentive.ledger.records import JobRecord
 from target_attentive.ledger.schema import (
     CONFIRMED,
     IN_DOUBT,
+    OPTOUT_IN_DOUBT,
+    OPTOUT_PENDING,
+    OPTOUT_SENT,
     PENDING,
     SUBMITTED,
     custom_attributes,
+    events,
     identifier_owners,
     job_payloads,
     job_people,
     jobs,
     optins,
+    optouts,
     people,
 )
 
@@ -91,8 +97,17 @@ class Ledger(LedgerBase):
             )
 
     def confirm_optins(self, claims: list[Claim]) -> None:
-        """Attentive accepted them: delivered (recorded even if unclaimed)."""
-        self._set_optins(claims, CONFIRMED)
+        """Attentive accepted them: delivered (recorded even if unclaimed). An opt-out of
+        the same address and channel may then be sent once more."""
+        wanted = claim_rows(claims)
+        if not wanted:
+            return
+
+        def work(conn: Connection) -> None:
+            self.optins.set_status(conn, wanted, CONFIRMED, now())
+            self.kinds.rearm_optouts(conn, addresses(wanted))
+
+        self._write(work)
 
     def submit_optins(self, claims: list[Claim]) -> None:
         """In a bulk job Attentive took: never resent, settled by the job's results."""
@@ -107,6 +122,51 @@ class Ledger(LedgerBase):
         wanted = claim_rows(claims)
         if wanted:
             self._write(lambda conn: self.optins.release(conn, wanted))
+
+    # -- events and opt-outs (issue 15) ------------------------------------------------------
+
+    def record_events(self, rows: list[tuple[str, str]]) -> None:
+        """(event key, kind) of events Attentive took: a rerun skips them."""
+        wanted = sorted(set(rows))
+        if wanted:
+            self._write(lambda conn: self.kinds.record_events(conn, wanted, now()))
+
+    def claim_optouts(self, keys: list[OptOut]) -> set[OptOut]:
+        """Claim opt-outs before sending them (confirmation texts on); exactly those this
+        call claimed. Durable: a crash after sending leaves them pending, never resent."""
+        wanted = optout_rows(keys)
+        if not wanted:
+            return set()
+        return self._write(lambda conn: self.kinds.claim_optouts(conn, wanted, now()), True)
+
+    def record_optouts(self, keys: list[OptOut]) -> None:
+        """Attentive took these opt-outs: recorded as sent, and the opt-ins of their
+        addresses and channels released, so a later opt-in may be sent once more."""
+        wanted = optout_rows(keys)
+        if not wanted:
+            return
+
+        def work(conn: Connection) -> None:
+            self.kinds.set_optouts(conn, wanted, OPTOUT_SENT, now())
+            self.kinds.rearm_optins(conn, addresses(wanted))
+
+        self._write(work)
+
+    def doubt_optouts(self, keys: list[OptOut]) -> None:
+        """Sent without a clear answer: never resent while their claim stands."""
+        wanted = optout_rows(keys)
+        if wanted:
+            self._write(
+                lambda conn: self.kinds.set_optouts(
+                    conn, wanted, OPTOUT_IN_DOUBT, now(), only_from=(OPTOUT_PENDING,)
+                )
+            )
+
+    def release_optouts(self, keys: list[OptOut]) -> None:
+        """Claimed and certainly not applied (refused, never sent): a later run may send them."""
+        wanted = optout_rows(keys)
+        if wanted:
+            self._write(lambda conn: self.kinds.release_optouts(conn, wanted))
 
     # -- custom attributes ------------------------------------------------------------------
 
@@ -202,6 +262,7 @@ class Ledger(LedgerBase):
             self.jobs.record(conn, list(new_jobs), at)
             self.jobs.settle(conn, job_id, outcomes)
             self.optins.set_status(conn, claim_rows(confirm), CONFIRMED, at)
+            self.kinds.rearm_optouts(conn, addresses(claim_rows(confirm)))
             self.optins.release(conn, claim_rows(release), only_from=(PENDING, SUBMITTED))
             self.optins.set_status(
                 conn, claim_rows(doubt), IN_DOUBT, at, only_from=(PENDING, SUBMITTED, IN_DOUBT)
@@ -231,20 +292,27 @@ class Ledger(LedgerBase):
     # -- operating it -----------------------------------------------------------------------
 
     def forget_person(self, key: str) -> dict[str, Any]:
-        """Remove this key's digest and opt-in claims; returns what was removed."""
+        """Remove this key's digest, opt-in claims, opt-outs and owned identifier values;
+        returns what was removed."""
 
         def work(conn: Connection) -> dict[str, Any]:
             removed = self.optins.forget_key(conn, key)
             hashes = self.people.forget(conn, [key])
             self.owners.forget_person(conn, key)
-            return {"key": key, "hash_removed": hashes > 0, "optins_removed": removed}
+            optouts = self.kinds.forget_address(conn, key)
+            return {
+                "key": key,
+                "hash_removed": hashes > 0,
+                "optins_removed": removed,
+                "optouts_removed": optouts,
+            }
 
         return self._write(work)
 
     def forget_everything(self) -> None:
         """Empty the ledger (its schema version stays)."""
         tables = [people, identifier_owners, optins, custom_attributes, jobs, job_people]
-        tables.append(job_payloads)
+        tables += [job_payloads, events, optouts]
 
         def work(conn: Connection) -> None:
             if self.is_sqlite:
