@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from target_attentive.outgoing import Refusal, Sent
+from target_attentive.outgoing import Sent
 
 OptOut = tuple[str, str, str]  # (address, channel, subscription type)
 
@@ -42,17 +42,3 @@ class KindSent(Sent):
     """A `Sent`, and the bodies skipped because another run had claimed them first."""
 
     unchanged: list[int] = field(default_factory=list)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {**super().to_wire(), "unchanged": self.unchanged}
-
-    @classmethod
-    def from_wire(cls, wire: dict[str, Any]) -> KindSent:
-        return cls(
-            wire["accepted"],
-            [Refusal.from_wire(r) for r in wire["refused"]],
-            wire["job_ids"],
-            wire.get("error"),
-            wire.get("message", ""),
-            wire.get("unchanged", []),
-        )

@@ -7,7 +7,7 @@ frames them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from target_attentive.keys import identity_keys
@@ -74,23 +74,16 @@ class Sent:
     message: str = ""
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "accepted": self.accepted,
-            "refused": [r.to_wire() for r in self.refused],
-            "job_ids": self.job_ids,
-            "error": self.error,
-            "message": self.message,
-        }
+        wire = {f.name: getattr(self, f.name) for f in fields(self)}
+        wire["refused"] = [r.to_wire() for r in self.refused]
+        return wire
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> Sent:
-        return cls(
-            wire["accepted"],
-            [Refusal.from_wire(r) for r in wire["refused"]],
-            wire["job_ids"],
-            wire.get("error"),
-            wire.get("message", ""),
-        )
+        """Every field a subclass adds comes and goes by name; a missing one is its default."""
+        values = {f.name: wire[f.name] for f in fields(cls) if f.name in wire}
+        values["refused"] = [Refusal.from_wire(r) for r in wire["refused"]]
+        return cls(**values)
 
 
 def without_subscriptions(payload: dict) -> dict:
