@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from singer_sdk.exceptions import FatalAPIError
 
-from target_attentive.attribute_cap import AttributeCap
 from target_attentive.client import AttentiveClient, RetriesExhausted, StopRequested
 from target_attentive.coalesce import group_people
 from target_attentive.consent import OPT_IN, ConsentOrder
-from target_attentive.custom_types import AttributeTypes, accepts, infer_type
+from target_attentive.custom_plan import CustomAttributePlan
+from target_attentive.custom_types import AttributeTypes
 from target_attentive.keys import optin_key, payload_hash, person_key
 from target_attentive.owners import IdentifierOwners
 from target_attentive.problems import Problem
@@ -55,15 +54,6 @@ class SendingFailed(RuntimeError):
 
 
 PROGRESS_EVERY_SECONDS = 5.0
-# Attentive's refusal of a new custom attribute over the account's limit, and its name.
-_CAP_REFUSAL = re.compile(r"custom_key_limit|at most \d+ custom attributes", re.IGNORECASE)
-_CAP_NAME = re.compile(r"attributes\.custom\.([^:]+):|attribute '([^']+)'")
-CAPPED = (
-    "Attentive refused this attribute earlier in this run as over its limit of custom "
-    "attributes, so it is left out of every later payload; remove it from the mapping, or "
-    "delete unused attributes in Attentive"
-)
-
 # Sets a record aside: reject(position, record, problems, payload=None, **api); with
 # outcome="omitted" it writes each problem as a field left out instead.
 Reject = Callable[..., None]
@@ -99,9 +89,7 @@ class Delivery:
         self.logger = logger
         self.dry_run = settings.dry_run
         self.skip_unchanged = settings.skip_unchanged
-        self.configured_types: dict[str, str] = dict(settings.custom_attribute_types or {})
-        self.enums = {k: frozenset(v) for k, v in (settings.custom_attribute_enums or {}).items()}
-        self.configured_types.update({name: "enum" for name in self.enums})
+        self.custom = CustomAttributePlan(settings, ledger, tally)
         self.stop = threading.Event()
         self.sender: Any = None
         if not self.dry_run:
@@ -112,7 +100,6 @@ class Delivery:
         self._client: AttentiveClient | None = None
         self.owners = IdentifierOwners(ledger)
         self.job_ids: set[str] = set()  # bulk jobs this run submitted
-        self._types: dict[str, str] | None = None
         self.consent: ConsentOrder | None = None  # set by a run with opt-outs (consent.py)
         self._last_progress = time.monotonic()
 
@@ -134,10 +121,12 @@ class Delivery:
         people = [
             Person(g, person_key(g.payload["identifiers"]), "", g.payload) for g in grouping.groups
         ]
-        self._leave_out_capped(people, omitted)
-        known = set(self.attribute_types_in_force())
-        people = self._check_custom_types(people, reject)
-        self._note_created_attributes(known)
+        people = self.custom.plan(
+            people,
+            omitted,
+            lambda person, problems: self._reject_all(person, problems, reject),
+            reject,
+        )
         for person in people:
             person.digest = payload_hash(person.payload)
             for item in person.group.items:
@@ -202,138 +191,7 @@ class Delivery:
 
     def attribute_types(self) -> AttributeTypes:
         """The run's custom attribute types, shared by every stream's records."""
-        types = self.__dict__.get("_attribute_types")
-        if types is None:
-            types = AttributeTypes(self.attribute_types_in_force, self.enums)
-            self.__dict__["_attribute_types"] = types
-        return types
-
-    def attribute_types_in_force(self) -> dict[str, str]:
-        """Configured, in the ledger, and claimed by this run's planning so far."""
-        if self._types is not None:
-            return self._types
-        loaded = self.__dict__.get("_loaded_types")
-        if loaded is None:
-            stored = self.ledger.custom_types() if self.ledger is not None else {}
-            loaded = {**stored, **self.configured_types}
-            self.__dict__["_loaded_types"] = loaded
-        return loaded
-
-    def _note_created_attributes(self, known: set[str]) -> None:
-        """Attributes this batch's planning claimed: created by this run, for the report."""
-        for name, kind in (self._types or {}).items():
-            if name not in known:
-                self.tally.attribute_created(name, kind)
-
-    @property
-    def capped(self) -> set[str]:
-        """Attributes Attentive refused in this run as over its cap (see `note_refusal`)."""
-        return self.__dict__.setdefault("_capped", set())
-
-    def note_refusal(self, person: Person, message: str) -> None:
-        """A refusal over the custom attribute cap leaves the attribute out from now on."""
-        if not _CAP_REFUSAL.search(message or ""):
-            return
-        custom = person.payload.get("attributes", {}).get("custom", {})
-        found = _CAP_NAME.search(message)
-        named = next((g for g in found.groups() if g), None) if found else None
-        created = self.tally.attributes_created
-        names = [named] if named in custom else [n for n in custom if n in created]
-        for name in names:
-            if name not in self.capped:
-                self.capped.add(name)
-                self.tally.attribute_capped(name)
-
-    def _leave_out_capped(self, people: list[Person], omitted: dict[int, list[Problem]]) -> None:
-        if not self.capped:
-            return
-        for person in people:
-            custom = person.payload.get("attributes", {}).get("custom", {})
-            names = [n for n in custom if n in self.capped]
-            if not names:
-                continue
-            attributes = dict(person.payload["attributes"])
-            attributes["custom"] = {k: v for k, v in custom.items() if k not in self.capped}
-            if not attributes["custom"]:
-                del attributes["custom"]
-            person.payload = {**person.payload, "attributes": attributes}
-            if not attributes:
-                del person.payload["attributes"]
-            person.group.payload = person.payload
-            for item in person.group.items:
-                mine = item.payload.get("attributes", {}).get("custom", {})
-                omitted.setdefault(id(item), []).extend(
-                    Problem(f"attributes.custom.{n}", CAPPED, ("attributes", "custom", n))
-                    for n in names
-                    if n in mine
-                )
-
-    def _check_custom_types(self, people: list[Person], reject: Reject) -> list[Person]:
-        """Types checked against those in force; new names claimed under the cap (see
-        attribute_cap.py), and a name over the cap left out of the person carrying it."""
-        if not any("custom" in p.payload.get("attributes", {}) for p in people):
-            return people
-        cap: AttributeCap | None = self.__dict__.get("_cap")
-        if cap is None:
-            if self._types is None:
-                stored = self.ledger.custom_types() if self.ledger is not None else {}
-                self._types = {**stored, **self.configured_types}
-            cap = AttributeCap(self.ledger, self._types, self.configured_types)
-            self.__dict__["_cap"] = cap
-        types = cap.types
-
-        def problems_of(custom: dict[str, Any]) -> list[Problem]:
-            return [
-                _type_problem(name, types[name], value, self.enums.get(name))
-                for name, value in custom.items()
-                if name in types
-                and not accepts(types[name], value, self.enums.get(name, frozenset()))
-            ]
-
-        new: dict[str, str] = {}
-        kept = []
-        for person in people:
-            custom = person.payload.get("attributes", {}).get("custom", {})
-            problems = problems_of(custom)
-            if problems:
-                self._reject_all(person, problems, reject)
-                continue
-            for name, value in custom.items():
-                if name not in types and name not in cap.over:
-                    new.setdefault(name, infer_type(value))
-            kept.append(person)
-        if not new and not cap.over:
-            cap.planned(p.payload for p in kept)
-            return kept
-        if new:
-            cap.claim(new)
-        survivors = []
-        for person in kept:
-            custom = person.payload.get("attributes", {}).get("custom", {})
-            if new.keys() & custom.keys():  # another run may have fixed a type first
-                problems = problems_of(custom)
-                if problems:
-                    self._reject_all(person, problems, reject)
-                    continue
-            over = [name for name in custom if name in cap.over]
-            if over:
-                attributes = dict(person.payload["attributes"])
-                attributes["custom"] = {k: v for k, v in custom.items() if k not in over}
-                if not attributes["custom"]:
-                    del attributes["custom"]
-                person.payload = {**person.payload, "attributes": attributes}
-                if not attributes:
-                    del person.payload["attributes"]
-                for item in person.group.items:
-                    mine = item.payload.get("attributes", {}).get("custom", {})
-                    omitted = [
-                        Problem(f"attributes.custom.{n}", cap.message()) for n in over if n in mine
-                    ]
-                    if omitted:
-                        reject(item.position, item.record, omitted, outcome="omitted")
-            survivors.append(person)
-        cap.planned(p.payload for p in survivors)
-        return survivors
+        return self.custom.attribute_types()
 
     def _reject_all(
         self, person: Person, problems: list[Problem], reject: Reject, **api: Any
@@ -380,7 +238,7 @@ class Delivery:
             self.owners.settled(batch)
         self.job_ids.update(sent.job_ids)
         for refusal in sent.refused:
-            self.note_refusal(people[refusal.index], refusal.message)
+            self.custom.note_refusal(people[refusal.index].payload, refusal.message)
             message = f"Attentive refused it (HTTP {refusal.status}): {refusal.message}"
             self._reject_all(
                 people[refusal.index],
@@ -393,9 +251,7 @@ class Delivery:
         accepted = [people[i] for i in sent.accepted]
         # Records, not people: a person merged from three records is three accepted.
         self.tally.add("accepted", sum(len(p.group.items) for p in accepted))
-        cap: AttributeCap | None = self.__dict__.get("_cap")
-        if cap is not None:
-            cap.settled([p.payload for p in people], [p.payload for p in accepted])
+        self.custom.settled([p.payload for p in people], [p.payload for p in accepted])
         if sent.error is not None:
             raise ERRORS.get(sent.error, SendingFailed)(sent.message)
         return accepted
@@ -431,18 +287,3 @@ class Delivery:
             self.sender.close()
         if self._client is not None:
             self._client.close()
-
-
-def _type_problem(name: str, kind: str, value: Any, enum_values: Iterable[str] | None) -> Problem:
-    if kind == "enum":
-        allowed = ", ".join(sorted(enum_values or ()))
-        return Problem(
-            f"attributes.custom.{name}",
-            f"is an enum attribute and takes only its existing values ({allowed}); Attentive "
-            "does not create new ones",
-        )
-    return Problem(
-        f"attributes.custom.{name}",
-        f"is a {kind} attribute in Attentive, and this value is a {infer_type(value)}; "
-        "send the same type, or map another attribute",
-    )
