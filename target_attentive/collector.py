@@ -4,11 +4,10 @@ A load allocates millions of small objects that form no cycles (records, payload
 request bodies); reference counting frees them. Left to its thresholds, the cyclic
 collector walks the batches held in memory again and again: in bulk mode, where one batch
 is read while the one before it is sent, that was 1.6-2 s per 100,000 people, a tenth of
-the CPU (bench part f). Paused, it still runs once every `every` records read (a default
-batch), which frees the few cycles a load does make, so memory stays bounded on any load
-size. One cycle is worth knowing: an exception kept in a local and raised later holds,
-through its traceback, every frame above it and the batch they hold (normalize.py avoids
-it).
+the CPU (bench part f). Paused, it still runs once every `every` records read, which
+frees the few cycles a load does make, so memory stays bounded on any load size. One
+cycle is worth knowing: an exception kept in a local and raised later holds, through its
+traceback, every frame above it and the batch they hold (normalize.py avoids it).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing_extensions import override
 from target_attentive.kinds import FILTERED, REJECTED, KindContext, KindMapping, plan_record
 from target_attentive.mapping import Mapping
 from target_attentive.problems import Problem
-from target_attentive.sinks import MELTANO_TEST_STREAM, RecordCheck, UsersSink
+from target_attentive.sinks import BATCH_ROWS, MELTANO_TEST_STREAM, RecordCheck, UsersSink
 
 
 @dataclass
@@ -38,7 +38,7 @@ class KindSink(BatchSink):
     rather than as they are read, so an event's age is judged against one clock a batch.
     """
 
-    MAX_SIZE_DEFAULT = 10000
+    MAX_SIZE_DEFAULT = BATCH_ROWS
     reject = UsersSink.reject  # the same rejects lines, counts and max_rejects
 
     def __init__(self, target: Any, stream_name: str, schema: dict, key_properties: Any) -> None:
