@@ -109,6 +109,15 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "/v2/bulk/user/attributes.",
     ),
     th.Property(
+        "batch_size_rows",
+        th.IntegerType,
+        default=2560,
+        title="Batch size rows",
+        description="Records read into one batch before it is planned and sent; state "
+        "is written as batches are delivered. The default, ten full bulk requests, keeps "
+        "a batch's records in the processor's cache (singer-sdk's own default is 10000).",
+    ),
+    th.Property(
         "bulk_batch_size",
         th.IntegerType,
         default=256,
