@@ -99,10 +99,11 @@ class CustomAttributePlan:
                 self.tally.attribute_created(name, kind)
         return people
 
-    def note_refusal(self, payload: dict, message: str) -> None:
-        """A refusal over the custom attribute cap leaves the attribute out from now on."""
+    def note_refusal(self, payload: dict, message: str) -> list[str]:
+        """A refusal over the custom attribute cap leaves the attribute out from now on;
+        the names of this payload now left out (none for any other refusal)."""
         if not _CAP_REFUSAL.search(message or ""):
-            return
+            return []
         custom = custom_of(payload)
         found = _CAP_NAME.search(message)
         named = next((g for g in found.groups() if g), None) if found else None
@@ -112,6 +113,16 @@ class CustomAttributePlan:
             if name not in self.capped:
                 self.capped.add(name)
                 self.tally.attribute_capped(name)
+        return [n for n in custom if n in self.capped]
+
+    def capped_problems(self, payload: dict, names: Iterable[str]) -> list[Problem]:
+        """The omission lines of a record whose payload carried some of these names."""
+        custom = custom_of(payload)
+        return [
+            Problem(f"attributes.custom.{n}", CAPPED, ("attributes", "custom", n))
+            for n in names
+            if n in custom
+        ]
 
     def settled(self, sent: list[dict], accepted: list[dict]) -> None:
         """Names carried by an accepted payload exist; claims none carried are released."""
@@ -128,12 +139,7 @@ class CustomAttributePlan:
             person.payload = without_custom(person.payload, names)
             person.group.payload = person.payload
             for item in person.group.items:
-                mine = custom_of(item.payload)
-                omitted.setdefault(id(item), []).extend(
-                    Problem(f"attributes.custom.{n}", CAPPED, ("attributes", "custom", n))
-                    for n in names
-                    if n in mine
-                )
+                omitted.setdefault(id(item), []).extend(self.capped_problems(item.payload, names))
 
     def _check(self, people: list[Any], reject_person: RejectPerson, reject: Reject) -> list[Any]:
         """Types checked against those in force; new names claimed under the cap (see

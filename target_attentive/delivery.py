@@ -31,7 +31,7 @@ from singer_sdk.exceptions import FatalAPIError
 from target_attentive.client import AttentiveClient, RetriesExhausted, StopRequested
 from target_attentive.coalesce import group_people
 from target_attentive.consent import OPT_IN, ConsentOrder
-from target_attentive.custom_plan import CustomAttributePlan
+from target_attentive.custom_plan import CustomAttributePlan, without_custom
 from target_attentive.custom_types import AttributeTypes
 from target_attentive.keys import optin_key, payload_hash, person_key
 from target_attentive.owners import IdentifierOwners
@@ -228,33 +228,59 @@ class Delivery:
         self, batch: int | None, people: list[Person], stream: str, reject: Reject
     ) -> list[Person]:
         """Wait for a submitted batch; returns those accepted. Raises when it cannot settle,
-        after counting (and the sender recording) everyone Attentive answered before that."""
+        after counting (and the sender recording) everyone Attentive answered before that.
+
+        A person refused only because an attribute was over Attentive's cap is sent again
+        at once without it (a field left out, not the person), unless a batch still out
+        after this one carries them: that one has their newer data.
+        """
         if batch is None:
             return []
         assert self.sender is not None
-        try:
-            sent = self.sender.wait(batch, self.stop, self._progress)
-        finally:
-            self.owners.settled(batch)
-        self.job_ids.update(sent.job_ids)
-        for refusal in sent.refused:
-            self.custom.note_refusal(people[refusal.index].payload, refusal.message)
-            message = f"Attentive refused it (HTTP {refusal.status}): {refusal.message}"
-            self._reject_all(
-                people[refusal.index],
-                [Problem("", message)],
-                reject,
-                status=refusal.status,
-                api_message=refusal.message,
-                attempts=refusal.attempts,
-            )
-        accepted = [people[i] for i in sent.accepted]
-        # Records, not people: a person merged from three records is three accepted.
-        self.tally.add("accepted", sum(len(p.group.items) for p in accepted))
-        self.custom.settled([p.payload for p in people], [p.payload for p in accepted])
-        if sent.error is not None:
-            raise ERRORS.get(sent.error, SendingFailed)(sent.message)
-        return accepted
+        accepted: list[Person] = []
+        left_out: dict[int, list[str]] = {}  # id(person) -> names taken out for a resend
+        while True:
+            try:
+                sent = self.sender.wait(batch, self.stop, self._progress)
+            finally:
+                self.owners.settled(batch)
+            self.job_ids.update(sent.job_ids)
+            again = []
+            for refusal in sent.refused:
+                person = people[refusal.index]
+                names = self.custom.note_refusal(person.payload, refusal.message)
+                if names and sent.error is None and not self.owners.later(batch, person.key):
+                    left_out.setdefault(id(person), []).extend(names)
+                    person.payload = without_custom(person.payload, names)
+                    person.digest = payload_hash(person.payload)
+                    again.append(person)
+                    continue
+                message = f"Attentive refused it (HTTP {refusal.status}): {refusal.message}"
+                self._reject_all(
+                    person,
+                    [Problem("", message)],
+                    reject,
+                    status=refusal.status,
+                    api_message=refusal.message,
+                    attempts=refusal.attempts,
+                )
+            settled = [people[i] for i in sent.accepted]
+            # Records, not people: a person merged from three records is three accepted.
+            self.tally.add("accepted", sum(len(p.group.items) for p in settled))
+            self.custom.settled([p.payload for p in people], [p.payload for p in settled])
+            for person in settled:
+                for item in person.group.items:
+                    problems = self.custom.capped_problems(
+                        item.payload, left_out.get(id(person), ())
+                    )
+                    if problems:
+                        reject(item.position, item.record, problems, outcome="omitted")
+            accepted += settled
+            if sent.error is not None:
+                raise ERRORS.get(sent.error, SendingFailed)(sent.message)
+            if not again:
+                return accepted
+            people, batch = again, self.submit(again, stream)
 
     def api_client(self) -> AttentiveClient:
         """A client in this process, for following bulk jobs after the load."""

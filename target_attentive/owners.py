@@ -39,6 +39,11 @@ class IdentifierOwners:
         with self._lock:
             self._out[batch] = owners
 
+    def later(self, batch: int, person_key: str) -> bool:
+        """Whether a batch submitted after this one carries this person."""
+        with self._lock:
+            return any(b > batch and person_key in o.values() for b, o in self._out.items())
+
     def settled(self, batch: int) -> None:
         """The batch is answered; what was accepted is in the ledger now."""
         with self._lock:

@@ -28,3 +28,11 @@ def test_without_a_ledger_only_the_batches_out_count() -> None:
     assert owners.of([{"phone": "+1"}]) == {}
     owners.submitted(7, [("phone:+1", {"phone": "+1"})])
     assert owners.of([{"phone": "+1"}]) == {"phone:+1": "phone:+1"}
+
+
+def test_a_later_batch_out_carrying_a_person_is_known() -> None:
+    owners = IdentifierOwners(None)
+    owners.submitted(3, [("email:a@x.co", {"email": "a@x.co"})])
+    owners.submitted(4, [("email:b@x.co", {"email": "b@x.co"})])
+    assert owners.later(3, "email:b@x.co") and not owners.later(3, "email:a@x.co")
+    assert not owners.later(4, "email:b@x.co")

@@ -16,7 +16,6 @@ import pytest
 from targetrun import base_config, read_lines, run_target, write_input
 
 from target_attentive.sandbox.process import SandboxProcess
-from target_attentive.sender import BATCHES_AT_ONCE
 from target_attentive.validation import validate_payload
 
 LOOSE = {"type": ["number", "string", "null"]}  # a JSON-lines tap's guess at a mixed column
@@ -356,9 +355,11 @@ def test_csv_text_becomes_numbers_and_booleans_and_the_report_names_new_types(
 # 6 ------------------------------------------------------------------------------------
 
 
-def test_an_attribute_refused_over_the_cap_is_left_out_for_the_rest_of_the_run(
+def test_an_attribute_refused_over_the_cap_costs_that_attribute_not_the_person(
     tmp_path: Path,
 ) -> None:
+    """Refused over the cap, a person is sent again at once without the attribute; later
+    batches leave it out before sending."""
     records = [
         {"id": i, "email": f"p{i}@example.com", "lifetime_value": i, "vip": i % 2 == 0}
         for i in range(1, 41)
@@ -371,13 +372,13 @@ def test_an_attribute_refused_over_the_cap_is_left_out_for_the_rest_of_the_run(
     assert summary["custom_attributes_capped"] == ["Lifetime Value"]
     first = next(line for line in result.stderr.splitlines() if "run report" in line)
     assert "Attentive refused Lifetime Value as over its custom attribute limit" in first
-    # Batches planned before the first refusal came back are refused too (the next ones
-    # are planned while up to BATCHES_AT_ONCE are out): at most one more than those.
-    assert summary["rejected"] <= 5 * (BATCHES_AT_ONCE + 1) < 40
-    assert summary["accepted"] == 40 - summary["rejected"]
-    assert all("Lifetime Value" not in a["payload"]["attributes"]["custom"] for a in accepted)
-    _, omissions = outcomes(tmp_path)
-    assert len(omissions) == summary["accepted"]
+    assert (summary["accepted"], summary["rejected"]) == (40, 0)
+    landed = {a["payload"]["identifiers"]["clientUserId"]: a["payload"] for a in accepted}
+    assert sorted(landed, key=int) == [str(i) for i in range(1, 41)], "everyone, once"
+    assert all(p["attributes"]["custom"] == {"VIP": int(k) % 2 == 0} for k, p in landed.items())
+    rejects, omissions = outcomes(tmp_path)
+    assert rejects == []
+    assert sorted(o["position"] for o in omissions) == list(range(1, 41))
     assert {o["field"] for o in omissions} == {"attributes.custom.Lifetime Value"}
 
 
