@@ -15,7 +15,7 @@ recorded when taken, released when certainly not applied, in doubt otherwise.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,7 @@ from target_attentive.jsonl import dumps
 from target_attentive.kind_outgoing import KindOutgoing, KindSent
 from target_attentive.kinds.shapes import UNSUBSCRIBE
 from target_attentive.outgoing import Refusal
+from target_attentive.sending import until_failure
 
 ACCEPTED, REFUSED, UNCHANGED = "accepted", "refused", "unchanged"
 
@@ -65,31 +66,19 @@ class KindSending:
         """Returns when every body is answered, or at the first failure (nothing new is
         sent then; what was answered before it is listed, and recorded)."""
         sent = KindSent()
-        pending = set(started.futures)
-        error: BaseException | None = None
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                if future.cancelled():
-                    continue
-                index = started.futures[future]
-                result = future.result()
-                if result.error is not None:
-                    if error is None:
-                        error = result.error
-                        self.stop.set()
-                        for other in pending:
-                            other.cancel()
-                elif result.what == ACCEPTED:
-                    sent.accepted.append(index)
-                elif result.what == UNCHANGED:
-                    sent.unchanged.append(index)
-                else:
-                    answer = result.answer
-                    assert answer is not None
-                    sent.refused.append(
-                        Refusal(index, answer.status, answer.message, answer.attempts)
-                    )
+        finished, error = until_failure(started.futures, self.stop)
+        for future, result in finished:
+            index = started.futures[future]
+            if result.error is not None:
+                continue
+            if result.what == ACCEPTED:
+                sent.accepted.append(index)
+            elif result.what == UNCHANGED:
+                sent.unchanged.append(index)
+            else:
+                answer = result.answer
+                assert answer is not None
+                sent.refused.append(Refusal(index, answer.status, answer.message, answer.attempts))
         sent.accepted.sort()
         sent.unchanged.sort()
         sent.refused.sort(key=lambda refusal: refusal.index)

@@ -32,7 +32,9 @@ def _pick(record: MappingABC, sources: tuple[str, ...]) -> tuple[str | None, Any
     return None, None
 
 
-def _get(record: MappingABC, sources: tuple[str, ...]) -> Any:
+def first_value(record: MappingABC, sources: tuple[str, ...]) -> Any:
+    """The value of the first source with one; a dotted source (`customer.email`) reaches
+    into nested objects when the record has no field of that exact name."""
     return _pick(record, sources)[1]
 
 
@@ -113,7 +115,7 @@ def _opt_ins(
                 problems.append(Problem(where, message, ("subscriptions",)))
                 continue
             try:
-                wanted = is_truthy(_get(record, (opt_in.when,)))
+                wanted = is_truthy(first_value(record, (opt_in.when,)))
             except Invalid as exc:
                 message = f"not sent: its flag {opt_in.when!r} {exc}"
                 problems.append(Problem(where, message, ("subscriptions",)))
@@ -141,7 +143,7 @@ def phone_region(record: MappingABC, mapping: Mapping) -> str | None:
     """
     if not mapping.phone_region:
         return None
-    value = _get(record, mapping.phone_region)
+    value = first_value(record, mapping.phone_region)
     if not isinstance(value, str):
         return None
     code = value.strip().upper()

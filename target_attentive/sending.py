@@ -22,10 +22,10 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from target_attentive.client import Answer, AttentiveClient, FatalAPIError
 from target_attentive.gate import PersonGate
@@ -153,22 +153,8 @@ class Sending:
             self.gate.release(started.batch, (p.key for p in started.people))
 
     def _collect(self, started: Started) -> Sent:
-        pending = started.futures
-        results: list[UnitResult] = []
-        error: BaseException | None = None
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                if future.cancelled():
-                    continue
-                result = future.result()
-                results.append(result)
-                if result.error is not None and error is None:
-                    error = result.error
-                    self.stop.set()
-                    for other in pending:
-                        other.cancel()
-        sent = self._record(results, started.stream)
+        finished, error = until_failure(started.futures, self.stop)
+        sent = self._record([result for _, result in finished], started.stream)
         if error is not None:
             sent.error, sent.message = type(error).__name__, str(error)
         return sent
@@ -345,6 +331,39 @@ class Sending:
         self.stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()
+
+
+class _Failable(Protocol):
+    error: BaseException | None
+
+
+R = TypeVar("R", bound=_Failable)
+
+
+def until_failure(
+    futures: Iterable[Future[R]], stop: threading.Event
+) -> tuple[list[tuple[Future[R], R]], BaseException | None]:
+    """Each future that ran, with its result, as they finish, and the first error.
+
+    At the first result carrying an error, `stop` is set (nothing new is sent) and the
+    futures not started yet are cancelled; those already out still finish.
+    """
+    pending = set(futures)
+    finished: list[tuple[Future[R], R]] = []
+    error: BaseException | None = None
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            if future.cancelled():
+                continue
+            result = future.result()
+            finished.append((future, result))
+            if result.error is not None and error is None:
+                error = result.error
+                stop.set()
+                for other in pending:
+                    other.cancel()
+    return finished, error
 
 
 def post_in_halves(

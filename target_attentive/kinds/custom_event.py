@@ -14,9 +14,10 @@ from target_attentive.kinds.ledger_keys import derive_event_id, event_id, event_
 from target_attentive.kinds.outcome import Built, KindContext
 from target_attentive.kinds.people import NO_IDENTIFIER, build_user
 from target_attentive.kinds.shapes import CUSTOM_EVENT, CustomEventMapping
-from target_attentive.kinds.values import first_value, to_occurred_at, to_property
+from target_attentive.kinds.values import to_occurred_at, to_property
 from target_attentive.normalize import Invalid, to_text
 from target_attentive.problems import Problem
+from target_attentive.reading import first_value
 
 # Without its time, Attentive takes an event as happening now and may start a journey
 # for something long past: a mapped time that is missing or unreadable rejects the event.

@@ -16,9 +16,10 @@ from target_attentive.kinds.ledger_keys import derive_event_id, event_id, event_
 from target_attentive.kinds.outcome import Built, KindContext
 from target_attentive.kinds.people import NO_IDENTIFIER, build_user
 from target_attentive.kinds.shapes import PURCHASE, REQUIRED_ITEM_FIELDS, EcommerceMapping
-from target_attentive.kinds.values import first_value, json_number, to_currency, to_whole
-from target_attentive.normalize import Invalid, to_text
+from target_attentive.kinds.values import to_currency, to_whole
+from target_attentive.normalize import Invalid, to_number, to_text
 from target_attentive.problems import Problem
+from target_attentive.reading import first_value
 
 _OPTIONAL_TEXT = ("name", "productImage", "productUrl")
 
@@ -145,7 +146,7 @@ def _price(
         problems.append(Problem(f"{where}.price", "missing; every product needs a price"))
         return None
     try:
-        value = json_number(raw)
+        value = to_number(raw)
     except Invalid as exc:
         problems.append(Problem(f"{where}.price", str(exc)))
         return None

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from target_attentive.kinds.shapes import UserMapping
-from target_attentive.kinds.values import first_value
 from target_attentive.normalize import Invalid, normalize_email, normalize_phone, to_text
 from target_attentive.problems import Problem
+from target_attentive.reading import first_value
 
 MAX_IDENTIFIER_LENGTH = 100
 NO_IDENTIFIER = "no identifier left to send; map at least one valid phone, email or external id"

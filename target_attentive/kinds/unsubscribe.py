@@ -23,9 +23,9 @@ from target_attentive.kinds.shapes import (
     UNSUBSCRIBE,
     UnsubscribeMapping,
 )
-from target_attentive.kinds.values import first_value
 from target_attentive.normalize import Invalid, is_truthy, to_text
 from target_attentive.problems import Problem
+from target_attentive.reading import first_value
 
 _ADDRESS = {"TEXT": "phone", "EMAIL": "email"}
 

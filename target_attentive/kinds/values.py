@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from target_attentive.kinds.shapes import Sources
 from target_attentive.normalize import Invalid, to_number
 
 INT64_MAX = 2**63 - 1
@@ -25,35 +24,6 @@ _DATE_TIME = re.compile(
     r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$"
 )
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-
-
-def first_value(record: Mapping, sources: Sources) -> Any:
-    """The first source with a value; blank text counts as absent, so the next one is tried.
-
-    A dotted source (`customer.email`) reaches into nested objects when the record has no
-    field of that exact name.
-    """
-    for source in sources:
-        value = record.get(source)
-        if value is None and "." in source:
-            value = record
-            for part in source.split("."):
-                value = value.get(part) if isinstance(value, Mapping) else None
-        if value is None or (isinstance(value, str) and (not value or value.isspace())):
-            continue
-        return value
-    return None
-
-
-def json_number(value: Any) -> int | float:
-    """A JSON number every parser reads: an integer beyond 64 bits becomes the nearest double."""
-    number = to_number(value)
-    if isinstance(number, int) and not INT64_MIN <= number <= INT64_MAX:
-        try:
-            return float(number)
-        except OverflowError:
-            raise Invalid("is too large a number to send") from None
-    return number
 
 
 def to_whole(value: Any) -> int | None:
@@ -149,7 +119,7 @@ def to_property(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float, Decimal)):
-        return json_number(value)
+        return to_number(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from target_attentive.ledger.claims import claim_new, set_status
 from target_attentive.ledger.engine import Database
 from target_attentive.ledger.schema import OPTOUT_KEY, events, optins, optouts
 
@@ -66,16 +67,8 @@ class KindStore:
 
     def claim_optouts(self, conn: Connection, keys: list[OptOut], now: int) -> set[OptOut]:
         """Insert new opt-outs as pending; exactly the ones this statement inserted."""
-        if not keys:
-            return set()
-        result = self.db.insert_many(
-            conn,
-            optouts,
-            [_row(key, "pending", now) for key in keys],
-            lambda insert: insert.on_conflict_do_nothing(index_elements=list(OPTOUT_KEY)),
-            returning=OPTOUT_KEY,
-        )
-        return {(k, c, t) for k, c, t in result} if result is not None else set()
+        rows = [_row(key, "pending", now) for key in keys]
+        return claim_new(self.db, conn, optouts, OPTOUT_KEY, rows)  # type: ignore[return-value]
 
     def set_optouts(
         self,
@@ -86,21 +79,8 @@ class KindStore:
         only_from: tuple[str, ...] | None = None,
     ) -> None:
         """Give opt-outs a status, recording them when missing."""
-        if not keys:
-            return
-        where = None
-        if only_from is not None:
-            where = sa.or_(*(optouts.c.status == status_ for status_ in only_from))
-        self.db.insert_many(
-            conn,
-            optouts,
-            [_row(key, status, now) for key in keys],
-            lambda insert: insert.on_conflict_do_update(
-                index_elements=list(OPTOUT_KEY),
-                set_={"status": status, "updated_at": now},
-                where=where,
-            ),
-        )
+        rows = [_row(key, status, now) for key in keys]
+        set_status(self.db, conn, optouts, OPTOUT_KEY, rows, status, now, only_from)
 
     def release_optouts(self, conn: Connection, keys: list[OptOut]) -> None:
         for condition in self.db.tuples_in(OPTOUT_KEY, keys):

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from target_attentive.ledger.claims import claim_new, set_status
 from target_attentive.ledger.engine import Database
 from target_attentive.ledger.schema import OPTIN_KEY, OPTIN_STATUSES, PENDING, optins
 
@@ -38,17 +39,8 @@ class OptinStore:
 
     def claim(self, conn: Connection, claims: list[Claim], now: int) -> set[Claim]:
         """Insert new claims as pending; returns exactly the ones this statement inserted."""
-        if not claims:
-            return set()
         rows = [_row(claim, PENDING, now) for claim in claims]
-        result = self.db.insert_many(
-            conn,
-            optins,
-            rows,
-            lambda insert: insert.on_conflict_do_nothing(index_elements=list(OPTIN_KEY)),
-            returning=OPTIN_KEY,
-        )
-        return {(k, c, s) for k, c, s in result} if result is not None else set()
+        return claim_new(self.db, conn, optins, OPTIN_KEY, rows)  # type: ignore[return-value]
 
     def set_status(
         self,
@@ -61,21 +53,8 @@ class OptinStore:
     ) -> None:
         """Give claims a status, recording them if missing; `only_from` limits which
         existing statuses change (a confirmed opt-in never becomes in doubt)."""
-        if not claims:
-            return
-        where = None
-        if only_from is not None:  # no IN (...): an expanding list cannot go in a many-row insert
-            where = sa.or_(*(optins.c.status == status_ for status_ in only_from))
-        self.db.insert_many(
-            conn,
-            optins,
-            [_row(claim, status, now) for claim in claims],
-            lambda insert: insert.on_conflict_do_update(
-                index_elements=list(OPTIN_KEY),
-                set_={"status": status, "updated_at": now},
-                where=where,
-            ),
-        )
+        rows = [_row(claim, status, now) for claim in claims]
+        set_status(self.db, conn, optins, OPTIN_KEY, rows, status, now, only_from)
 
     def release(
         self, conn: Connection, claims: list[Claim], *, only_from: tuple[str, ...] | None = None
