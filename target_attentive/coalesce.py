@@ -86,18 +86,21 @@ def _agree(a: dict[str, str], b: dict[str, str]) -> bool:
 def group_people(
     items: Sequence[HasPayload],
     *,
+    ids: list[dict[str, str]] | None = None,
     owners: Mapping[str, str] | None = None,
     send_shared: bool = False,
 ) -> Grouping:
     """The people of a batch, in order of first appearance.
 
+    `ids`: each item's `keys.identity_keys`, when the caller has them already.
     `owners`: `{identity key: person key}` the ledger holds for the batch's identifier
     values (who each was last sent with); a value whose owner this person disagrees with
     (it has an identifier of the owner key's kind, with another value) counts as shared.
     """
-    ids = [identity_keys(item.payload["identifiers"]) for item in items]
+    if ids is None:
+        ids = [identity_keys(item.payload["identifiers"]) for item in items]
     owners = owners or {}
-    if _all_distinct(ids) and not any(_disowned(keys, owners) for keys in ids):
+    if _all_distinct(ids) and (not owners or not any(_disowned(k, owners) for k in ids)):
         return Grouping([Group([item], item.payload) for item in items])  # the usual batch
     people, holders = _join(ids)
     shared = {v for v, held in holders.items() if len({p.root() for p in held}) > 1}

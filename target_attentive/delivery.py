@@ -33,7 +33,7 @@ from target_attentive.coalesce import group_people
 from target_attentive.consent import OPT_IN, ConsentOrder
 from target_attentive.custom_plan import CustomAttributePlan, without_custom
 from target_attentive.custom_types import AttributeTypes
-from target_attentive.keys import optin_key, payload_hash, person_key
+from target_attentive.keys import identity_keys, optin_key, payload_hash, person_key
 from target_attentive.owners import IdentifierOwners
 from target_attentive.problems import Problem
 from target_attentive.report import Tally
@@ -111,9 +111,9 @@ class Delivery:
         Fields left out of a record (when it was read, or here) are written once its
         person is planned, so a rejected record has a reject line and no omissions.
         """
-        grouping = group_people(
-            items, owners=self._identifier_owners(items), send_shared=self._send_shared
-        )
+        ids = [identity_keys(item.payload["identifiers"]) for item in items]
+        owners = {} if self._send_shared else self.owners.of_keys(ids)
+        grouping = group_people(items, ids=ids, owners=owners, send_shared=self._send_shared)
         for index, problems in grouping.rejected.items():
             item = items[index]
             reject(item.position, item.record, [*item.omissions, *problems], item.payload)
@@ -128,7 +128,6 @@ class Delivery:
             reject,
         )
         for person in people:
-            person.digest = payload_hash(person.payload)
             for item in person.group.items:
                 problems = [*item.omissions, *omitted.get(id(item), ())]
                 if problems:
@@ -158,6 +157,8 @@ class Delivery:
                     c for c in person.claims if c not in known_optins or self._rearmed(c)
                 ]
                 person.payload = with_subscriptions(person.payload, person.claims)
+            if not self.dry_run or person.key in last:  # a dry run sends no digest
+                person.digest = payload_hash(person.payload)
             if not person.claims and last.get(person.key) == person.digest:
                 self.tally.add("unchanged", len(person.group.items))
                 continue
@@ -182,12 +183,6 @@ class Delivery:
     @property
     def _send_shared(self) -> bool:
         return getattr(self.settings, "shared_identifiers", "omit") == "send"
-
-    def _identifier_owners(self, items: list[Any]) -> dict[str, str]:
-        """Who each identifier value of the batch was last sent with (ledger, batches out)."""
-        if self._send_shared:
-            return {}
-        return self.owners.of(i.payload["identifiers"] for i in items)
 
     def attribute_types(self) -> AttributeTypes:
         """The run's custom attribute types, shared by every stream's records."""

@@ -24,11 +24,18 @@ class IdentifierOwners:
 
     def of(self, identifiers: Iterable[dict]) -> dict[str, str]:
         """The owners the ledger and the batches out know for these identifiers."""
-        # A set: the ledger sorts what it looks up, and the overlay needs no order.
-        keys = {k for ids in identifiers for k in identity_keys(ids).values()}
-        found = self.ledger.identifier_owners(list(keys)) if self.ledger is not None else {}
+        return self.of_keys(identity_keys(ids) for ids in identifiers)
+
+    def of_keys(self, identities: Iterable[dict[str, str]]) -> dict[str, str]:
+        """`of`, given each person's `keys.identity_keys` (a batch computes them once)."""
+        ledger = self.ledger
         with self._lock:
             out = list(self._out.values())
+        if not out and (ledger is None or ledger.absent):
+            return {}  # nothing to look in (a dry run on a fresh ledger)
+        # A set: the ledger sorts what it looks up, and the overlay needs no order.
+        keys = {k for ids in identities for k in ids.values()}
+        found = ledger.identifier_owners(list(keys)) if ledger is not None else {}
         for owners in out:  # oldest first: the newest batch out wins
             found.update((k, owners[k]) for k in keys if k in owners)
         return found

@@ -69,6 +69,8 @@ class Run:
         self.collector = Collector()  # the cyclic GC, paused during the load (collector.py)
         self._pipeline = ThreadPoolExecutor(WINDOW, thread_name_prefix="batch")
         self._in_flight: deque[Future] = deque()  # oldest first
+        # Set by a batch as it ends: `check` looks at the batches only then, not per record.
+        self._ended = False
         self.ledger = open_ledger(settings) if settings.ledger_enabled else None
         self.delivery = Delivery(settings, self.tally, self.ledger, logger)
         # Opt-ins and opt-outs in input order, kept only when a stream may carry opt-outs.
@@ -136,8 +138,7 @@ class Run:
         people = self.delivery.plan(items, stream, reject)
         self._make_room()
         batch = self.delivery.submit(people, stream)  # here: batches leave in read order
-        future = self._pipeline.submit(self._deliver, batch, people, stream, reject, hold)
-        self._in_flight.append(future)
+        self._launch(self._deliver, batch, people, stream, reject, hold)
 
     def send_kinds(self, built: list[Any], stream: str, reject: Any, hold: Hold) -> None:
         """A batch of events or opt-outs (kind_sink.py), the same way as `send`."""
@@ -149,8 +150,15 @@ class Run:
             return
         self._make_room()
         batch = self.kinds.submit(planned, stream)
-        future = self._pipeline.submit(self._deliver_kinds, batch, planned, reject, hold)
+        self._launch(self._deliver_kinds, batch, planned, reject, hold)
+
+    def _launch(self, deliver: Callable[..., None], *args: Any) -> None:
+        future = self._pipeline.submit(deliver, *args)
+        future.add_done_callback(self._batch_ended)
         self._in_flight.append(future)
+
+    def _batch_ended(self, _future: Future) -> None:
+        self._ended = True
 
     def _make_room(self) -> None:
         """Wait until fewer than `WINDOW` batches are out; raise what stopped the run."""
@@ -187,9 +195,12 @@ class Run:
         """Raise here what stopped the run: a signal, or a failed batch in the background."""
         if self.signalled:
             raise Stopped(self.signalled)
-        for future in list(self._in_flight):
-            if future.done():
-                future.result()
+        if self._ended:  # cleared first: a batch ending meanwhile sets it again
+            self._ended = False
+            for future in list(self._in_flight):
+                if future.done() and future.exception() is not None:
+                    self._ended = True  # every later check raises it too, as before
+                    future.result()
 
     def wait(self) -> None:
         """Wait for the batches in the background, oldest first; a failure is the caller's."""

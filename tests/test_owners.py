@@ -36,3 +36,20 @@ def test_a_later_batch_out_carrying_a_person_is_known() -> None:
     owners.submitted(4, [("email:b@x.co", {"email": "b@x.co"})])
     assert owners.later(3, "email:b@x.co") and not owners.later(3, "email:a@x.co")
     assert not owners.later(4, "email:b@x.co")
+
+
+def test_a_ledger_that_does_not_exist_yet_finds_nothing_but_batches_out_count(
+    tmp_path: Path,
+) -> None:
+    """A dry run on a fresh ledger skips the lookup; the overlay still answers."""
+    from target_attentive.ledger import ReadOnlyLedger
+
+    with ReadOnlyLedger(f"sqlite:///{tmp_path / 'missing.db'}") as ledger:
+        assert ledger.absent
+        owners = IdentifierOwners(ledger)
+        assert owners.of([{"phone": "+1"}]) == {}
+        owners.submitted(1, [("email:a@x.co", {"email": "a@x.co", "phone": "+1"})])
+        assert owners.of([{"phone": "+1"}]) == {"phone:+1": "email:a@x.co"}
+    assert not (tmp_path / "missing.db").exists()
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        assert not ledger.absent

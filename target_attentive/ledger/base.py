@@ -64,6 +64,11 @@ class LedgerBase:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    @property
+    def absent(self) -> bool:
+        """A read-only look at a ledger that does not exist yet: every lookup finds nothing."""
+        return self.db.absent
+
     # -- people -----------------------------------------------------------------------------
 
     def last_hashes(self, keys: list[str]) -> dict[str, str]:
