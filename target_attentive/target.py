@@ -20,6 +20,7 @@ from target_attentive.client import RetriesExhausted
 from target_attentive.config_schema import CONFIG_SCHEMA
 from target_attentive.kind_sink import KindSink
 from target_attentive.reader import InputReader
+from target_attentive.record_path import StraightPath, unmapped_sink
 from target_attentive.rejects import TooManyRejects
 from target_attentive.run import Run, Stopped
 from target_attentive.sender import SenderDied
@@ -65,6 +66,7 @@ class TargetAttentive(Target):
         self._MAX_RECORD_AGE_IN_MINUTES = self.settings.checkpoint_interval_seconds / 60
         # Sinks drain one after the other: delivery is concurrent already.
         self.max_parallelism = 1
+        self._paths: dict[str, StraightPath] = {}  # by stream
 
     @override
     def get_sink_class(self, stream_name: str) -> type[Sink]:
@@ -75,16 +77,32 @@ class TargetAttentive(Target):
 
     @override
     def _process_record_message(self, message_dict: dict) -> None:
-        """Private in the SDK; overridden to number and count every RECORD read."""
+        """Private in the SDK; overridden to number and count every RECORD read, and to
+        take a record of a stream without stream maps straight to its sink."""
         run = self.run
         run.tally.count_read(message_dict.get("stream", ""))
         run.keeper.record_read()
-        reached = run.reached
-        super()._process_record_message(message_dict)
-        if run.reached == reached:
-            run.tally.filtered("dropped by a stream map")
+        path = self._straight_path(message_dict)
+        if path is not None:
+            path.take(message_dict, self.drain_one, self.logger)
+            self._handle_max_record_age()
+        else:
+            reached = run.reached
+            super()._process_record_message(message_dict)
+            if run.reached == reached:
+                run.tally.filtered("dropped by a stream map")
         run.check()  # a failed batch in the background stops the run here
         run.collector.tick()
+
+    def _straight_path(self, message_dict: dict) -> StraightPath | None:
+        """The steps of a record of one of this target's sinks without a stream map."""
+        sink = unmapped_sink(self.mapper.stream_maps, self._sinks_active, message_dict)
+        if not isinstance(sink, (UsersSink, KindSink)):
+            return None
+        path = self._paths.get(sink.stream_name)
+        if path is None or path.sink is not sink:  # a new stream, or a new schema's sink
+            path = self._paths[sink.stream_name] = StraightPath(sink)
+        return path
 
     @override
     def _process_state_message(self, message_dict: dict) -> None:

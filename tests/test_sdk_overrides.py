@@ -10,13 +10,17 @@ path, records logged at debug level): these tests fail first.
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.sinks import BatchSink, Sink
 from singer_sdk.target_base import Target
 
+from target_attentive import record_path
+from target_attentive.kind_sink import KindSink
 from target_attentive.reader import InputReader
+from target_attentive.record_path import StraightPath
 from target_attentive.sinks import UsersSink
 from target_attentive.target import TargetAttentive
 
@@ -70,3 +74,49 @@ def test_the_reader_loop_takes_the_sdk_arguments_and_its_unknown_message_hook_ex
     assert ours == list(inspect.signature(GenericSingerReader.process_lines).parameters)
     hook = GenericSingerReader._process_unknown_message
     assert list(inspect.signature(hook).parameters) == ["self", "message_dict"]
+
+
+# The SDK's per-record steps on the sink, in order (`Target._process_record_message`), and
+# what `record_path.StraightPath` does for each: the same call, or why not.
+SDK_RECORD_STEPS = {
+    "_get_context": (True, "called"),
+    "include_sdc_metadata_properties": (False, "read once per sink (settings do not change)"),
+    "_add_sdc_metadata_to_record": (True, "called"),
+    "_remove_sdc_metadata_from_record": (True, "called"),
+    "_validate_and_parse": (False, "its validator called (the target's sinks silence dates)"),
+    "preprocess_record": (True, "called when a sink overrides it"),
+    "_singer_validate_message": (True, "called when a key property is missing: it raises"),
+    "tally_record_read": (True, "called"),
+    "process_record": (True, "called"),
+    "record_counter_metric": (True, "called"),
+    "_after_process_record": (False, "silenced by the target's sinks"),
+    "is_full": (True, "called"),
+    "stream_name": (True, "logged"),
+    "current_size": (True, "logged"),
+}
+
+
+def _sink_steps(function: object) -> list[str]:
+    return re.findall(r"\bsink\.(\w+)", inspect.getsource(function))  # type: ignore[arg-type]
+
+
+def test_the_straight_record_path_takes_the_sdk_steps_in_the_sdk_order() -> None:
+    """A step added to, or moved in, the SDK's record path fails here first."""
+    assert _sink_steps(Target._process_record_message) == list(SDK_RECORD_STEPS)
+    ours = _sink_steps(StraightPath.take) + _sink_steps(record_path._log_full)
+    called = [step for step, (calls, _) in SDK_RECORD_STEPS.items() if calls]
+    assert [s for s in ours if s in SDK_RECORD_STEPS] == called
+    for sink_class in (UsersSink, KindSink):
+        for silenced in ("_after_process_record", "_parse_timestamps_in_record"):
+            method = vars(sink_class)[silenced]
+            assert not [n for n in method.__code__.co_names], f"{sink_class}.{silenced}"
+        assert sink_class.get_validator is not Sink.get_validator
+
+
+def test_the_sdk_validate_step_is_the_validator_and_the_timestamps_only() -> None:
+    source = inspect.getsource(Sink._validate_and_parse)
+    calls = re.findall(r"\bself\.(\w+)\(", source)
+    assert calls == ["validate", "_parse_timestamps_in_record"] or calls == [
+        "_parse_timestamps_in_record"
+    ], calls
+    assert "self._validator.validate(record)" in source
