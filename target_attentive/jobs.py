@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from target_attentive.bulk import BULK_PATH, job_id_of, post_in_halves
 from target_attentive.client import (
     AttentiveClient,
     FatalAPIError,
@@ -38,7 +39,6 @@ from target_attentive.ledger.records import JobEntry, JobRecord
 from target_attentive.outgoing import without_subscriptions
 from target_attentive.rejects import RejectsFile
 from target_attentive.results import LineOutcome, read_results
-from target_attentive.sending import BULK_PATH, job_id_of, post_in_halves
 
 FINISHED = ("COMPLETED", "FAILED")
 MAX_SUBMISSIONS = 8  # of the same people, after failed jobs
