@@ -50,25 +50,19 @@ def reconcile(
 ) -> Reconciled:
     """Reconcile every unreconciled job in the ledger; wait up to `wait_seconds` for
     those still running (and for the jobs that carry a failed job's people on)."""
-    return Reconciliation(ledger, client, rejects, logger, stop).run(wait_seconds)
+    context = JobContext(ledger, client, rejects, logger, stop)
+    return Reconciliation(context).run(wait_seconds)
 
 
 class Reconciliation:
     """One pass over the ledger's unreconciled jobs, repeated while some are running."""
 
-    def __init__(
-        self,
-        ledger: Any,
-        client: AttentiveClient,
-        rejects: RejectsFile,
-        logger: logging.Logger,
-        stop: threading.Event | None,
-    ) -> None:
-        self.ctx = JobContext(ledger, client, rejects, logger, stop)
-        self.ledger = ledger
-        self.client = client
-        self.stop = self.ctx.stop
-        self.result = self.ctx.result
+    def __init__(self, ctx: JobContext) -> None:
+        self.ctx = ctx
+        self.ledger = ctx.ledger
+        self.client = ctx.client
+        self.stop = ctx.stop
+        self.result = ctx.result
 
     def run(self, wait_seconds: float) -> Reconciled:
         deadline = time.monotonic() + wait_seconds
