@@ -26,15 +26,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
-import orjson
 import requests
-from requests.adapters import HTTPAdapter
 
-from target_attentive import masking
 from target_attentive.answers import (
     Answer,
     FatalAPIError,
@@ -42,21 +37,26 @@ from target_attentive.answers import (
     RetriesExhausted,
     StopRequested,
 )
+from target_attentive.attempts import Progress, exhausted_message, fatal_message
+from target_attentive.http_session import Environments, json_of, new_session
 from target_attentive.latency import LatencyWindow
 from target_attentive.limiter import RateLimiter
 from target_attentive.report import Tally
+from target_attentive.results_download import download
 from target_attentive.retry import Outcome, RetryPolicy, retry_after_of
-from target_attentive.settings import _check_api_url, connected_url, is_loopback
+from target_attentive.settings import _check_api_url
 
-USER_AGENT = "target-attentive/0.1 (+singer)"
-MAX_RESULT_REDIRECTS = 5
+# Names other modules import from here, some of them defined elsewhere.
+__all__ = [
+    "Answer",
+    "AttentiveClient",
+    "FatalAPIError",
+    "ResultsUnavailable",
+    "RetriesExhausted",
+    "StopRequested",
+]
+
 JOB_PREFIX = "/v2/bulk/job/"
-FATAL_HINTS = {
-    401: "the API key was refused: check api_key (a private app key, sent as a bearer token)",
-    403: "the API key lacks a scope: give the private app attributes:write "
-    "(and subscriptions:write for opt-ins)",
-    404: "the endpoint was not found: check api_url",
-}
 
 
 def endpoint_of(path: str) -> str:
@@ -64,25 +64,6 @@ def endpoint_of(path: str) -> str:
     if path.startswith(JOB_PREFIX):
         return JOB_PREFIX + "{id}"
     return path
-
-
-@dataclass
-class _Progress:
-    """One request's attempts so far: what the exceptions report."""
-
-    attempts: int = 0
-    first_failure: float | None = None
-    maybe_applied: bool = False
-    sent: bool = False
-    in_doubt: bool = False
-
-    def note(self, outcome: Outcome, with_primary: bool) -> None:
-        """Account for one attempt's outcome (`with_primary`: it carried the opt-ins)."""
-        self.sent = self.sent or outcome is not Outcome.NOT_SENT
-        self.maybe_applied = self.maybe_applied or (outcome.maybe_applied and with_primary)
-
-    def fate(self) -> dict[str, Any]:
-        return {"attempts": self.attempts, "maybe_applied": self.maybe_applied, "sent": self.sent}
 
 
 class AttentiveClient:
@@ -117,7 +98,7 @@ class AttentiveClient:
         self.default_rate = requests_per_second
         # Endpoints with a published limit of their own (the v1 kinds): their ceiling.
         self.rates = dict(rates or {})
-        self.session = _session(pool_size=max(concurrency, 1))
+        self.session = new_session(pool_size=max(concurrency, 1))
         self.session.headers.update(
             {
                 "Authorization": f"Bearer {api_key}",
@@ -125,8 +106,8 @@ class AttentiveClient:
                 "Accept": "application/json",
             }
         )
-        self._downloads = _session(pool_size=1)  # no Authorization: another host
-        self._environments: dict[tuple[str, str], dict[str, Any]] = {}
+        self._downloads = new_session(pool_size=1)  # no Authorization: another host
+        self._environments = Environments()
 
     def latency(self, path: str) -> LatencyWindow:
         """Answer times per endpoint, for a read deadline that fits each."""
@@ -160,7 +141,7 @@ class AttentiveClient:
     ) -> Answer:
         url = self.api_url + path
         limiter = self.limiter(path)
-        progress = _Progress()
+        progress = Progress()
         primary = body
         while True:
             if self.stop.is_set():
@@ -198,14 +179,14 @@ class AttentiveClient:
                 progress.note(outcome, body is primary)
                 if outcome is Outcome.FATAL:
                     raise FatalAPIError(
-                        self._fatal_message(method, path, response), **progress.fate()
+                        fatal_message(self.api_url, method, path, response), **progress.fate()
                     )
                 status = response.status_code
                 if outcome.final:
                     limiter.succeeded()
                     return Answer(
                         status,
-                        _json(response),
+                        json_of(response),
                         response.text,
                         progress.attempts,
                         progress.in_doubt,
@@ -222,7 +203,8 @@ class AttentiveClient:
             wait = self._wait(progress, retry_after)
             if wait is None:
                 raise RetriesExhausted(
-                    self._exhausted(method, path, progress, problem), **progress.fate()
+                    exhausted_message(method, path, progress, problem, self.max_retry_seconds),
+                    **progress.fate(),
                 )
             if retry_after is not None:
                 limiter.pause(wait)  # the whole endpoint waits, as long as this request
@@ -231,112 +213,22 @@ class AttentiveClient:
             if self.stop.wait(wait):
                 raise StopRequested("stop requested", **progress.fate())
 
-    def _wait(self, progress: _Progress, retry_after: str | None) -> float | None:
+    def _wait(self, progress: Progress, retry_after: str | None) -> float | None:
         now = time.monotonic()
         if progress.first_failure is None:
             progress.first_failure = now
         failures = progress.attempts - 1 if progress.attempts else 0
         return self.policy.next_wait(failures, progress.first_failure, now, retry_after)
 
-    def _exhausted(self, method: str, path: str, progress: _Progress, problem: str) -> str:
-        elapsed = time.monotonic() - (progress.first_failure or time.monotonic())
-        times = "time" if progress.attempts == 1 else "times"
-        return (
-            f"{method} {path} failed {progress.attempts} {times} in {elapsed:.1f} s since its "
-            f"first failure (last: {problem}; max_retry_seconds is {self.max_retry_seconds:g}); "
-            "Attentive may be down or throttling. No state was written past the last "
-            "delivered batch: rerun to resume."
-        )
-
-    def _fatal_message(self, method: str, path: str, response: requests.Response) -> str:
-        status = response.status_code
-        if status in FATAL_HINTS:
-            return f"Attentive answered {status} to {method} {path}: {FATAL_HINTS[status]}"
-        location = response.headers.get("Location")
-        target = urlsplit(urljoin(self.api_url + path, location)).hostname if location else None
-        where = f" to {target}" if target else ""
-        return (
-            f"api_url: {self.api_url} answered {status} (a redirect{where}) to {method} {path}; "
-            "the target never follows redirects from the API, so nothing was taken as "
-            "accepted. Check api_url: it must be Attentive's API address itself "
-            "(https://api.attentivemobile.com), not one that forwards, and no captive portal "
-            "or gateway may stand in the way."
-        )
-
     def download(self, url: str) -> bytes:
-        """A bulk job's results file: on a storage host, without the API key.
-
-        Redirects are followed by hand, each address checked like api_url (https unless
-        loopback, no user name) and hidden from the logs before it is requested.
-        """
-        for _ in range(MAX_RESULT_REDIRECTS + 1):
-            parts = urlsplit(url)
-            masking.hide(url, parts.path + ("?" + parts.query if parts.query else ""))
-            if _check_api_url(url.split("#")[0].split("?")[0]):
-                raise ResultsUnavailable(
-                    "the results file's address is not one the target fetches (https, or "
-                    "http on loopback, without a user name)"
-                )
-            failure = None
-            try:
-                response = self._downloads.get(
-                    url, timeout=self.timeout, allow_redirects=False, **self._environment(url)
-                )
-            except requests.RequestException as exc:
-                failure = type(exc).__name__
-            if failure is not None:  # raised outside the except: no chained text with the URL
-                raise ResultsUnavailable(f"the results file could not be fetched ({failure})")
-            if response.is_redirect:
-                url = urljoin(url, response.headers["Location"])
-                response.close()
-                continue
-            if not 200 <= response.status_code < 300:
-                raise ResultsUnavailable(f"the results file answered HTTP {response.status_code}")
-            return response.content
-        raise ResultsUnavailable(
-            f"the results file redirected more than {MAX_RESULT_REDIRECTS} times"
-        )
+        """A bulk job's results file: on a storage host, without the API key
+        (`results_download.download`)."""
+        return download(self._downloads, url, self.timeout, self._environment)
 
     def _environment(self, url: str) -> dict[str, Any]:
-        """HTTP(S)_PROXY, NO_PROXY and REQUESTS_CA_BUNDLE as they apply to this URL's host.
-
-        A loopback host never goes through a proxy: the request and the key would travel
-        in clear to wherever HTTP_PROXY points.
-        """
-        parts = urlsplit(url)
-        host = (parts.scheme, parts.netloc)
-        if host not in self._environments:
-            with requests.Session() as reader:  # trust_env: reads the environment
-                found = reader.merge_environment_settings(url, {}, None, None, None)
-            proxies = found["proxies"]
-            if is_loopback(connected_url(url).host or ""):
-                proxies = {}
-            self._environments[host] = {"proxies": proxies, "verify": found["verify"]}
-        return self._environments[host]
+        """Proxy and CA settings for this URL's host (never a proxy for loopback)."""
+        return self._environments.for_url(url)
 
     def close(self) -> None:
         self.session.close()
         self._downloads.close()
-
-
-def _session(pool_size: int) -> requests.Session:
-    """A session that reads no environment per request and never retries on its own.
-
-    requests reads proxy variables, .netrc and CA bundle variables again on every request
-    (a third of its CPU per call), and a .netrc entry for the host would replace the API
-    key. They are read once per host instead (`_environment`).
-    """
-    session = requests.Session()
-    session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
-
-
-def _json(response: requests.Response) -> Any:
-    try:
-        return orjson.loads(response.content) if response.content else None
-    except orjson.JSONDecodeError:
-        return None

@@ -5,26 +5,13 @@ Reading, mapping and normalising records is CPU work under one GIL; so is sendin
 two took turns on the GIL and a bulk load ran at three quarters of the dry run's speed
 (bench part f); in two processes each has its own core.
 
-The reading process plans a batch (delivery.py) and hands it over as one frame; this
-process sends it (sending.py) and answers with who was accepted and who refused. Frames
-are a 4-byte length and a JSON object, over the child's stdin and stdout:
-
-    parent -> child   {"kind": "start", "settings": Settings.to_wire(), "log_level": 20}
-                      {"kind": "batch", "batch": 7, "stream": "s",
-                       "people": [Outgoing.to_wire(), ...]}
-                      {"kind": "batch", "batch": 8, "stream": "s", "people": [],
-                       "v1": [KindOutgoing.to_wire(), ...]}   (events, opt-outs)
-                      {"kind": "stop"}             (a signal in the parent: finish what is
-                                                    in flight, send nothing more)
-    child -> parent   {"kind": "requests", "counts": {...}}   (request counters, as they go)
-                      {"kind": "sent", "batch": 7, **Sent.to_wire(), "counts": {...}}
-                       (also when the batch failed: `error` names why, and the accepted
-                       are still listed)
+The reading process plans a batch (delivery.py) and hands it over as one frame
+(frames.py, which describes them); the child (sender_child.py) sends it (sending.py) and
+answers with who was accepted and who refused.
 
 The settings (the API key among them) go in the first frame, never on a command line.
-The child ignores SIGINT and SIGTERM, which the parent handles, and stops when its stdin
-closes, so a parent killed outright leaves no sender behind. An in-memory SQLite ledger
-is not shared: the child has its own.
+The parent handles SIGINT and SIGTERM and forwards a stop; the child ends when its stdin
+closes, so a parent killed outright leaves no sender behind.
 """
 
 from __future__ import annotations
@@ -33,61 +20,30 @@ import contextlib
 import itertools
 import logging
 import queue
-import signal
-import struct
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import orjson
 
-from target_attentive import masking
-from target_attentive.collector import Collector
-from target_attentive.jsonl import dumps
+from target_attentive.frames import read_frame, write_frame
 from target_attentive.kind_outgoing import KindOutgoing, KindSent
-from target_attentive.kind_sending import ConsentBarrier, KindSending, KindStarted
+from target_attentive.outgoing import Outgoing, Sent
 from target_attentive.report import Tally
-from target_attentive.sending import Outgoing, Sending, Sent, Started
 from target_attentive.settings import Settings
 
-_HEADER = struct.Struct(">I")
-REPORT_EVERY_SECONDS = 0.5
-BATCHES_AT_ONCE = 2  # the parent's window (run.py): more would only queue here
-COLLECT_EVERY_BATCHES = 1
-LOG_FORMAT = "{asctime:23s} | {levelname:8s} | {name:20s} | {message}"
+BATCHES_AT_ONCE = 2  # the parent's window (run.py): more would only queue in the child
 # The child runs with the parent's module search path, whatever installed the package.
 _BOOTSTRAP = (
     "import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-    "from target_attentive.sender import main; main()"
+    "from target_attentive.sender_child import main; main()"
 )
 
 
 class SenderDied(RuntimeError):
     """The sending process ended while a batch was in its hands."""
-
-
-def write_frame(stream: IO[bytes], message: dict[str, Any]) -> None:
-    data = dumps(message)
-    stream.write(_HEADER.pack(len(data)) + data)
-    stream.flush()
-
-
-def read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
-    """The next frame, or None at the end of the stream."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(header)
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return orjson.loads(data)
-
-
-# -- the reading process's side -------------------------------------------------------------
 
 
 class SenderProcess:
@@ -238,118 +194,3 @@ class SenderProcess:
         self._reader.join(timeout=5)
         if self._proc.stdout is not None:
             self._proc.stdout.close()
-
-
-# -- the sending process --------------------------------------------------------------------
-
-
-class _Outbox:
-    """Frames to the parent from two threads; request counters go as deltas."""
-
-    def __init__(self, stream: IO[bytes], tally: Tally) -> None:
-        self.stream = stream
-        self.tally = tally
-        self._lock = threading.Lock()
-        self._reported: dict[str, int] = {}
-
-    def _deltas(self) -> dict[str, int]:
-        now = self.tally.request_counts()
-        deltas = {k: v - self._reported.get(k, 0) for k, v in now.items()}
-        self._reported = now
-        return {k: v for k, v in deltas.items() if v}
-
-    def send(self, message: dict[str, Any]) -> None:
-        with self._lock:
-            write_frame(self.stream, {**message, "counts": self._deltas()})
-
-    def report(self) -> None:
-        with self._lock:
-            counts = self._deltas()
-            if counts:
-                write_frame(self.stream, {"kind": "requests", "counts": counts})
-
-
-def main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    inbound, outbound = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # the frame pipe is for frames only
-    start = read_frame(inbound)
-    if start is None:
-        return
-    settings = Settings.from_wire(start["settings"])
-    logging.basicConfig(stream=sys.stderr, level=start["log_level"], format=LOG_FORMAT, style="{")
-    masking.install((settings.api_key or "",))
-    logger = logging.getLogger("target-attentive.sender")
-    tally = Tally()
-    ledger = None
-    if settings.ledger_enabled:
-        from target_attentive.ledger import Ledger
-
-        ledger = Ledger(settings.ledger_url)
-    sending = Sending(settings, tally, ledger, logger)
-    kind_sending = KindSending(sending)
-    consent = ConsentBarrier()  # opt-ins and opt-outs go out in the order handed over
-    outbox = _Outbox(outbound, tally)
-    batches: queue.Queue[dict[str, Any] | None] = queue.Queue()
-
-    def read_inbound() -> None:
-        while (frame := read_frame(inbound)) is not None:
-            if frame["kind"] == "stop":
-                sending.stop.set()
-            else:
-                batches.put(frame)
-        sending.stop.set()  # the parent is gone or done: nothing more goes out
-        batches.put(None)
-
-    threading.Thread(target=read_inbound, name="inbound", daemon=True).start()
-    finished = threading.Event()
-
-    def report_counts() -> None:
-        with contextlib.suppress(BrokenPipeError):
-            while not finished.wait(REPORT_EVERY_SECONDS):
-                outbox.report()  # nothing is written while no request was made
-
-    threading.Thread(target=report_counts, name="counts", daemon=True).start()
-
-    def send_batch(frame: dict[str, Any], started: Started | KindStarted) -> None:
-        try:
-            if isinstance(started, KindStarted):
-                sent: Sent = kind_sending.finish(started)
-            else:
-                sent = sending.finish(started)
-        except Exception as exc:
-            sent = Sent(error=type(exc).__name__, message=str(exc))
-        with contextlib.suppress(BrokenPipeError):
-            outbox.send({"kind": "sent", "batch": frame["batch"], **sent.to_wire()})
-
-    # Batches of the parent's window are sent side by side: the requests of the next one
-    # start while the last ones of the previous one are still out (sending.py keeps one
-    # person's requests in order). Payloads make no cycles: the GC runs once a batch.
-    workers = ThreadPoolExecutor(BATCHES_AT_ONCE, thread_name_prefix="batch")
-    with Collector(every=COLLECT_EVERY_BATCHES) as collector:
-        try:
-            while (frame := batches.get()) is not None:
-                started: Started | KindStarted
-                if "v1" in frame:
-                    items = [KindOutgoing.from_wire(w) for w in frame["v1"]]
-                    direction = "out" if any(item.optouts for item in items) else None
-                    consent.before(direction)
-                    started = kind_sending.start(items)
-                else:
-                    people = [Outgoing.from_wire(wire) for wire in frame["people"]]
-                    direction = "in" if any(p.claims for p in people) else None
-                    consent.before(direction)
-                    started = sending.start(people, frame["stream"])  # in the order they arrive
-                consent.started(direction, workers.submit(send_batch, frame, started))
-                collector.tick()
-        finally:
-            workers.shutdown(wait=True)
-            finished.set()
-            sending.close()
-            if ledger is not None:
-                ledger.close()
-
-
-if __name__ == "__main__":
-    main()

@@ -22,32 +22,46 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
+from target_attentive.batch_record import Leaf, UnitResult, record
+from target_attentive.bulk import BULK_PATH, job_id_of, post_in_halves
 from target_attentive.client import Answer, AttentiveClient, FatalAPIError
+from target_attentive.first_failure import until_failure
 from target_attentive.gate import PersonGate
 from target_attentive.jsonl import dumps
 from target_attentive.kinds.shapes import ENDPOINTS
-from target_attentive.ledger.records import JobRecord
+from target_attentive.optin_claims import OptinClaims
 from target_attentive.outgoing import (
     Claim,
     Outgoing,
-    Refusal,
     Sent,
     with_subscriptions,
     without_subscriptions,
 )
 from target_attentive.report import Tally
-from target_attentive.retry import Outcome
 from target_attentive.settings import Settings
 
-SINGLE_PATH = "/v2/user/attributes"
-BULK_PATH = "/v2/bulk/user/attributes"
+# Names other modules import from here, some of them now defined elsewhere.
+__all__ = [
+    "BULK_PATH",
+    "SINGLE_PATH",
+    "Claim",
+    "MissingJobId",
+    "Outgoing",
+    "Sending",
+    "Sent",
+    "Started",
+    "api_client",
+    "job_id_of",
+    "post_in_halves",
+    "until_failure",
+    "with_subscriptions",
+]
 
-T = TypeVar("T")
+SINGLE_PATH = "/v2/user/attributes"
 
 
 def api_client(
@@ -66,23 +80,6 @@ def api_client(
         stop=stop,
         rates={e.path: e.requests_per_second for e in ENDPOINTS.values()},
     )
-
-
-@dataclass
-class Leaf:
-    """One request that got a final answer: the people it carried (with their index in
-    the batch) and the answer."""
-
-    unit: list[tuple[int, Outgoing]]
-    answer: Answer
-
-
-@dataclass
-class UnitResult:
-    """What became of one unit of work: its answered requests, and what stopped it."""
-
-    leaves: list[Leaf]
-    error: BaseException | None = None
 
 
 @dataclass
@@ -117,6 +114,7 @@ class Sending:
         self.bulk = settings.mode == "bulk"
         self.bulk_size = settings.bulk_batch_size
         self.stop = threading.Event()
+        self.claims = OptinClaims(ledger, tally, bulk=self.bulk)
         self.gate = PersonGate()  # batches overlap: one person's requests stay in order
         self._batches = itertools.count(1)
         self.client = api_client(settings, tally, logger, self.stop)
@@ -154,53 +152,10 @@ class Sending:
 
     def _collect(self, started: Started) -> Sent:
         finished, error = until_failure(started.futures, self.stop)
-        sent = self._record([result for _, result in finished], started.stream)
+        results = [result for _, result in finished]
+        sent = record(results, started.stream, bulk=self.bulk, ledger=self.ledger, tally=self.tally)
         if error is not None:
             sent.error, sent.message = type(error).__name__, str(error)
-        return sent
-
-    def _record(self, results: list[UnitResult], stream: str) -> Sent:
-        """Who was accepted and refused; the accepted (and bulk jobs) into the ledger."""
-        sent = Sent()
-        accepted: list[tuple[str, str]] = []
-        owners: list[tuple[str, str]] = []
-        records: list[JobRecord] = []
-        submitted: list[Claim] = []
-        for leaf in (leaf for result in results for leaf in result.leaves):
-            answer = leaf.answer
-            if not answer.accepted:
-                sent.refused += [
-                    Refusal(i, answer.status, answer.message, answer.attempts) for i, _ in leaf.unit
-                ]
-                continue
-            sent.accepted += [i for i, _ in leaf.unit]
-            accepted += [(p.key, p.digest) for _, p in leaf.unit]
-            owners += [(i, p.key) for _, p in leaf.unit for i in p.identity_keys()]
-            job_id = job_id_of(answer)
-            if self.bulk and job_id:
-                sent.job_ids.append(job_id)
-            if self.bulk and job_id and self.ledger is not None:
-                people = [p for _, p in leaf.unit]
-                records.append(
-                    JobRecord(
-                        job_id,
-                        stream,
-                        [(p.key, p.digest) for p in people],
-                        [[p.key, p.digest, p.payload, p.sources] for p in people],
-                    )
-                )
-                if not answer.optins_in_doubt:
-                    submitted += [c for p in people for c in p.claims]
-        sent.accepted.sort()
-        if self.ledger is not None and accepted:
-            if self.bulk:
-                self.ledger.record_bulk(records, accepted, submitted, owners)
-            else:
-                self.ledger.record_accepted(accepted, owners)
-        if sent.job_ids:
-            self.tally.request("bulk_jobs", len(sent.job_ids))
-        if submitted:
-            self.tally.request("optins_submitted", len(submitted))
         return sent
 
     def _send_unit(self, unit: list[tuple[int, Outgoing]], batch: int) -> UnitResult:
@@ -209,7 +164,7 @@ class Sending:
         keys = [p.key for _, p in unit]
         self.gate.wait_turn(batch, keys, self.stop)
         try:
-            self._claim([p for _, p in unit])
+            self.claims.claim([p for _, p in unit])
             self._post_split(unit, leaves)
         except Exception as exc:
             return UnitResult(leaves, exc)
@@ -225,7 +180,7 @@ class Sending:
 
         def split(part: list[tuple[int, Outgoing]], answer: Answer) -> None:
             if answer.optins_in_doubt:  # an earlier attempt may have applied them
-                self._doubt([p for _, p in part])
+                self.claims.doubt([p for _, p in part])
             self.tally.request("bulk_splits")
 
         def answered(part: list[tuple[int, Outgoing]], answer: Answer) -> None:
@@ -236,7 +191,7 @@ class Sending:
             leaves.append(Leaf(part, answer))
 
         def abandoned(part: list[tuple[int, Outgoing]]) -> None:
-            self._release([p for _, p in part])  # never sent
+            self.claims.release([p for _, p in part])  # never sent
 
         post_in_halves(unit, post, answered, split=split, abandoned=abandoned)
 
@@ -256,35 +211,14 @@ class Sending:
         try:
             return self.client.post(path, body, fallback)
         except BaseException as exc:
-            self._unsettled_optins(people, exc)
+            self.claims.unsettled(people, exc)
             raise
 
-    def _claim(self, people: list[Outgoing]) -> None:
-        """Claim opt-ins right before sending; drop those another run claimed first."""
-        wanted = [c for p in people for c in p.claims]
-        if not wanted or self.ledger is None:
-            return
-        claimed = self.ledger.claim_optins(wanted)
-        for person in people:
-            if any(c not in claimed for c in person.claims):
-                person.claims = [c for c in person.claims if c in claimed]
-                person.payload = with_subscriptions(person.payload, person.claims)
-
-    def _unsettled_optins(self, people: list[Outgoing], exc: BaseException) -> None:
-        """The request ended without an answer: its opt-ins are released only when the
-        client knows nothing was applied (not sent, or retries of answers that say "not
-        processed" ran out), else they are in doubt (never resent)."""
-        if getattr(exc, "maybe_applied", True):
-            self._doubt(people)
-        else:
-            self._release(people)
-
     def _settle_optins(self, people: list[Outgoing], answer: Answer) -> None:
-        """Opt-ins after a final answer: in doubt when an attempt may have applied them,
-        confirmed on a single 202, left pending on a bulk 202 (they become `submitted`
-        with the job), released on a refusal."""
+        """Opt-ins after a final answer (`OptinClaims.settle`); a bulk 202 without a job
+        id puts them in doubt and fails the batch: the job could never settle them."""
         if self.bulk and answer.accepted and not job_id_of(answer):
-            self._doubt(people)
+            self.claims.doubt(people)
             raise MissingJobId(
                 f"Attentive answered {answer.status} to a bulk request without a batchJobId, "
                 "so the job cannot be followed. No state was written past the last settled "
@@ -292,115 +226,9 @@ class Sending:
                 "resent).",
                 attempts=answer.attempts,
             )
-        if answer.optins_in_doubt:
-            self._doubt(people)
-        elif answer.accepted:
-            claims = [c for p in people for c in p.claims]
-            if claims and not self.bulk:
-                self.tally.request("optins_sent", len(claims))
-                if self.ledger is not None:
-                    self.ledger.confirm_optins(claims)
-        else:
-            self._release(people)
-
-    def _doubt(self, people: list[Outgoing]) -> None:
-        """Their opt-ins may have been applied: in doubt, and no longer carried."""
-        claims = [c for p in people for c in p.claims]
-        if not claims:
-            return
-        self.tally.request("optins_in_doubt", len(claims))
-        if self.ledger is not None:
-            self.ledger.doubt_optins(claims)
-        for person in people:
-            if person.claims:
-                person.claims = []
-                person.payload = without_subscriptions(person.payload)
-
-    def _release(self, people: list[Outgoing]) -> None:
-        """Their opt-ins were certainly not applied: a later run may send them."""
-        claims = [c for p in people for c in p.claims]
-        if not claims:
-            return
-        self.tally.request("optins_released", len(claims))
-        if self.ledger is not None:
-            self.ledger.release_optins(claims)
-        for person in people:
-            person.claims = []
+        self.claims.settle(people, answer)
 
     def close(self) -> None:
         self.stop.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()
-
-
-class _Failable(Protocol):
-    error: BaseException | None
-
-
-R = TypeVar("R", bound=_Failable)
-
-
-def until_failure(
-    futures: Iterable[Future[R]], stop: threading.Event
-) -> tuple[list[tuple[Future[R], R]], BaseException | None]:
-    """Each future that ran, with its result, as they finish, and the first error.
-
-    At the first result carrying an error, `stop` is set (nothing new is sent) and the
-    futures not started yet are cancelled; those already out still finish.
-    """
-    pending = set(futures)
-    finished: list[tuple[Future[R], R]] = []
-    error: BaseException | None = None
-    while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        for future in done:
-            if future.cancelled():
-                continue
-            result = future.result()
-            finished.append((future, result))
-            if result.error is not None and error is None:
-                error = result.error
-                stop.set()
-                for other in pending:
-                    other.cancel()
-    return finished, error
-
-
-def post_in_halves(
-    unit: list[T],
-    post: Callable[[list[T]], Answer],
-    answered: Callable[[list[T], Answer], None],
-    *,
-    split: Callable[[list[T], Answer], None] | None = None,
-    abandoned: Callable[[list[T]], None] | None = None,
-) -> None:
-    """Post `unit`; when Attentive refuses it (a 4xx about the body) and it holds more than
-    one person, post each half the same way, until the refused people are alone.
-
-    `answered` gets every final answer with its part, `split` every refused part before
-    it is halved; when a post raises, `abandoned` gets the parts never sent, then the
-    exception goes on.
-    """
-    answer = post(unit)
-    if answer.outcome is not Outcome.REFUSED or len(unit) < 2:
-        answered(unit, answer)
-        return
-    if split is not None:
-        split(unit, answer)
-    half = (len(unit) + 1) // 2
-    parts = [unit[:half], unit[half:]]
-    for n, part in enumerate(parts):
-        try:
-            post_in_halves(part, post, answered, split=split, abandoned=abandoned)
-        except BaseException:
-            if abandoned is not None:
-                for later in parts[n + 1 :]:
-                    abandoned(later)
-            raise
-
-
-def job_id_of(answer: Answer) -> str | None:
-    """The bulk job an accepted bulk request became."""
-    if answer.accepted and isinstance(answer.body, dict) and answer.body.get("batchJobId"):
-        return str(answer.body["batchJobId"])
-    return None

@@ -15,21 +15,15 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
-
-from . import rules
-from .encoding import dumps_line, iso
+from . import rules, views
+from .encoding import dumps_line
+from .endpoints import BULK, ENDPOINTS, JOB, ME, OTHER, SINGLE
 from .jobs import COMPLETED, FAILED, Job, results_lines
 from .people import Directory, merge_attributes
 from .traffic import Traffic
 
-# Endpoint names used in counts, rate limits and the accepted log.
-SINGLE = "single"
-BULK = "bulk"
-JOB = "job"
-ME = "me"
-OTHER = "other"
-ENDPOINTS = (SINGLE, BULK, JOB, ME, OTHER)
+# Names other modules import from here, some of them defined elsewhere.
+__all__ = ["BULK", "ENDPOINTS", "JOB", "ME", "OTHER", "SINGLE", "SandboxState"]
 
 
 class SandboxState:
@@ -241,101 +235,13 @@ class SandboxState:
             items, outcomes = job.items, job.outcomes
         return results_lines(items, outcomes, form)
 
-    # ----------------------------------------------------------------- views
+    # ----------------------------------------------------------------- views (views.py)
 
     def accepted_lines(self, offset: int = 0) -> bytes:
-        with self.lock:
-            rows = self.accepted[offset:]
-        out = bytearray()
-        for t, pid, endpoint, line in rows:
-            out += b'{"t":%.6f,"person":%d,"endpoint":"%s","payload":' % (
-                t,
-                pid,
-                endpoint.encode(),
-            )
-            out += line
-            out += b"}\n"
-        return bytes(out)
+        return views.accepted_lines(self, offset)
 
     def people_json(self) -> list[dict[str, Any]]:
-        with self.lock:
-            subs: dict[int, list[dict[str, Any]]] = {}
-            for (pid, channel, source), count in self.optins.items():
-                subs.setdefault(pid, []).append(
-                    {
-                        "channel": channel,
-                        "signUpSourceId": source,
-                        "singleOptIn": self.optin_first.get((pid, channel, source), False),
-                        "arrivals": count,
-                    }
-                )
-            people = []
-            for person in self.directory.people.values():
-                identifiers: dict[str, Any] = dict(person.identifiers)
-                if person.custom_identifiers:
-                    identifiers["customIdentifiers"] = [
-                        {"key": k, "value": v} for k, v in person.custom_identifiers.items()
-                    ]
-                people.append(
-                    {
-                        "id": person.id,
-                        "identifiers": identifiers,
-                        "attributes": orjson.loads(orjson.dumps(person.attributes)),
-                        "subscriptions": subs.get(person.id, []),
-                        "upserts": person.upserts,
-                        "created_at": iso(person.created_at),
-                        "updated_at": iso(person.updated_at),
-                    }
-                )
-        return people
+        return views.people_json(self)
 
     def report(self, now: float | None = None) -> dict[str, Any]:
-        now = time.time() if now is None else now
-        with self.lock:
-            by_status: dict[str, int] = {}
-            jobs = []
-            for job in self.jobs.values():
-                status = job.status_at(now)
-                by_status[status] = by_status.get(status, 0) + 1
-                failed = sum(1 for s, _ in job.outcomes if s != 202)
-                jobs.append(
-                    {
-                        "bulkJobId": job.id,
-                        "status": status,
-                        "totalRecords": job.total,
-                        "applied": len(job.outcomes) - failed,
-                        "failed": failed,
-                        "created_at": iso(job.created_at),
-                        "completed_at": iso(job.completed_at),
-                    }
-                )
-            accepted_by: dict[str, int] = {SINGLE: 0, BULK: 0}
-            for row in self.accepted:
-                accepted_by[row[2]] += 1
-            return {
-                "started_at": iso(self.started_at),
-                "now": iso(now),
-                **self.traffic.as_json(),
-                "people": len(self.directory.people),
-                "merged_people": self.directory.merged_people,
-                "accepted": len(self.accepted),
-                "accepted_by_endpoint": accepted_by,
-                "bulk_items_failed": self.items_failed,
-                "duplicate_optins": self.duplicate_optins,
-                "optins": [
-                    {"person": pid, "channel": ch, "signUpSourceId": src, "count": n}
-                    for (pid, ch, src), n in self.optins.items()
-                ],
-                "custom_attributes": {
-                    name: {
-                        "type": entry["type"],
-                        "values": entry["values"],
-                        "created_at": iso(entry["created_at"]),
-                    }
-                    for name, entry in self.registry.items()
-                },
-                "custom_attribute_count": len(self.registry),
-                "max_custom_attributes": self.max_custom_attributes,
-                "jobs_by_status": by_status,
-                "jobs": jobs,
-            }
+        return views.report(self, now)
