@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.sinks import Sink
@@ -38,8 +37,10 @@ class StraightPath:
     the sink instead of raising, so validating is the validator's call alone.
     """
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, drain: Callable[[Sink], None], logger: logging.Logger) -> None:
         self.sink = sink
+        self.drain = drain  # the target's `drain_one`
+        self.logger = logger  # the target's: singer-sdk makes it anew on each read
         self.add_metadata = sink.include_sdc_metadata_properties
         validator = sink._validator
         self.validate: Callable[[dict], None] | None = (
@@ -48,8 +49,8 @@ class StraightPath:
         self.key_properties = tuple(sink._key_properties)
         self.preprocess = type(sink).preprocess_record is not Sink.preprocess_record
 
-    def take(self, message_dict: dict, drain: Callable[[Sink], None], logger: Any) -> None:
-        """The record of `message_dict` through the sink; `drain` when the batch is full."""
+    def take(self, message_dict: dict) -> None:
+        """The record of `message_dict` through the sink; drained when its batch is full."""
         sink = self.sink
         record = message_dict["record"]  # one map that hands it over as it is: no copy
         context = sink._get_context(record)
@@ -68,8 +69,8 @@ class StraightPath:
         sink.process_record(record, context)
         sink.record_counter_metric.increment()
         if sink.is_full:
-            _log_full(logger, sink)
-            drain(sink)
+            _log_full(self.logger, sink)
+            self.drain(sink)
 
 
 def _log_full(logger: logging.Logger, sink: Sink) -> None:

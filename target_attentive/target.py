@@ -84,7 +84,7 @@ class TargetAttentive(Target):
         run.keeper.record_read()
         path = self._straight_path(message_dict)
         if path is not None:
-            path.take(message_dict, self.drain_one, self.logger)
+            path.take(message_dict)
             self._handle_max_record_age()
         else:
             reached = run.reached
@@ -101,7 +101,8 @@ class TargetAttentive(Target):
             return None
         path = self._paths.get(sink.stream_name)
         if path is None or path.sink is not sink:  # a new stream, or a new schema's sink
-            path = self._paths[sink.stream_name] = StraightPath(sink)
+            path = StraightPath(sink, self.drain_one, self.logger)
+            self._paths[sink.stream_name] = path
         return path
 
     @override
