@@ -114,6 +114,21 @@ def group_people(
     return grouping
 
 
+def owner_keys(ids: list[dict[str, str]], own: Sequence[str]) -> set[str]:
+    """The identity keys of a batch whose owner can make a value shared (`_disowned`).
+
+    `own`: each record's person key. When no two records share a value, each is a person
+    of its own, and no owner disagrees with a person's own key of a built-in kind: the
+    person it was last sent with had that key, so that person's key is that key (same
+    kind: one value each) or of a stronger kind this person lacks (else that would be
+    its key). Those are not looked up: a third of a usual batch's lookups.
+    """
+    keys = {key for keys in ids for key in keys.values()}
+    if _all_distinct(ids):  # not a custom one: which custom identifier is first varies
+        keys.difference_update(key for key in own if not key.startswith("custom:"))
+    return keys
+
+
 def _disowned(kinds: Mapping[str, str], owners: Mapping[str, str]) -> set[str]:
     """The kinds of identifier whose value was last sent with a person this one is not:
     one it disagrees with on that person's own key."""

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from singer_sdk.exceptions import FatalAPIError
 
 from target_attentive.client import AttentiveClient, RetriesExhausted, StopRequested
-from target_attentive.coalesce import group_people
+from target_attentive.coalesce import group_people, owner_keys
 from target_attentive.consent import OPT_IN, ConsentOrder
 from target_attentive.custom_plan import CustomAttributePlan, without_custom
 from target_attentive.custom_types import AttributeTypes
@@ -112,7 +112,10 @@ class Delivery:
         person is planned, so a rejected record has a reject line and no omissions.
         """
         ids = [identity_keys(item.payload["identifiers"]) for item in items]
-        owners = {} if self._send_shared else self.owners.of_keys(ids)
+        owners: dict[str, str] = {}
+        if not self._send_shared and not self.owners.unknown:
+            own = [person_key(item.payload["identifiers"]) for item in items]
+            owners = self.owners.lookup(owner_keys(ids, own))
         grouping = group_people(items, ids=ids, owners=owners, send_shared=self._send_shared)
         for index, problems in grouping.rejected.items():
             item = items[index]

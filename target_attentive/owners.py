@@ -24,17 +24,23 @@ class IdentifierOwners:
 
     def of(self, identifiers: Iterable[dict]) -> dict[str, str]:
         """The owners the ledger and the batches out know for these identifiers."""
-        return self.of_keys(identity_keys(ids) for ids in identifiers)
+        return self.lookup({k for ids in identifiers for k in identity_keys(ids).values()})
 
-    def of_keys(self, identities: Iterable[dict[str, str]]) -> dict[str, str]:
-        """`of`, given each person's `keys.identity_keys` (a batch computes them once)."""
+    @property
+    def unknown(self) -> bool:
+        """Nothing to look in: no batch out, no ledger or one not made yet (a dry run)."""
+        with self._lock:
+            out = bool(self._out)
+        return not out and (self.ledger is None or self.ledger.absent)
+
+    def lookup(self, keys: set[str]) -> dict[str, str]:
+        """The owners of these identity keys (`keys.identity_keys`) known so far."""
         ledger = self.ledger
         with self._lock:
             out = list(self._out.values())
-        if not out and (ledger is None or ledger.absent):
-            return {}  # nothing to look in (a dry run on a fresh ledger)
+        if not keys or (not out and (ledger is None or ledger.absent)):
+            return {}
         # A set: the ledger sorts what it looks up, and the overlay needs no order.
-        keys = {k for ids in identities for k in ids.values()}
         found = ledger.identifier_owners(list(keys)) if ledger is not None else {}
         for owners in out:  # oldest first: the newest batch out wins
             found.update((k, owners[k]) for k in keys if k in owners)

@@ -47,9 +47,10 @@ def test_a_ledger_that_does_not_exist_yet_finds_nothing_but_batches_out_count(
     with ReadOnlyLedger(f"sqlite:///{tmp_path / 'missing.db'}") as ledger:
         assert ledger.absent
         owners = IdentifierOwners(ledger)
-        assert owners.of([{"phone": "+1"}]) == {}
+        assert owners.unknown and owners.of([{"phone": "+1"}]) == {}
         owners.submitted(1, [("email:a@x.co", {"email": "a@x.co", "phone": "+1"})])
+        assert not owners.unknown
         assert owners.of([{"phone": "+1"}]) == {"phone:+1": "email:a@x.co"}
     assert not (tmp_path / "missing.db").exists()
     with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
-        assert not ledger.absent
+        assert not ledger.absent and not IdentifierOwners(ledger).unknown

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.internal.conjecture import junkdrawer
 
-from target_attentive.coalesce import group_people
+from target_attentive.coalesce import group_people, owner_keys
 from target_attentive.custom_types import AttributeTypes, schema_kind
 from target_attentive.jsonl import dumps
 from target_attentive.keys import identity_keys, identity_kind, payload_hash, person_key
@@ -314,3 +314,51 @@ def test_mapping_and_reading_never_raise_and_reasons_never_quote_values(record: 
     for problem in prepared.omitted + prepared.problems:
         for text in texts:
             assert text not in problem.message, (text, problem)
+
+
+def _identifiers_of(keys: list[str]) -> dict[str, Any]:
+    """A payload's identifiers carrying these identity keys (one per kind), in this order."""
+    identifiers: dict[str, Any] = {}
+    for key in keys:
+        if key.startswith("custom:"):
+            name, value = key[len("custom:") :].split("=", 1)
+            identifiers.setdefault("customIdentifiers", []).append({"key": name, "value": value})
+        else:
+            kind, value = key.split(":", 1)
+            identifiers[kind] = value
+    return identifiers
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(records(), min_size=1, max_size=8), st.data())
+def test_owners_planning_does_not_look_up_never_change_the_people(
+    batch: list, data: st.DataObject
+) -> None:
+    """`coalesce.owner_keys` leaves out keys whose owner cannot matter: grouping with only
+    the owners it looks up is grouping with all of them, for any ledger that payloads
+    sent earlier could have left."""
+    check = RecordCheck(STREAM_SCHEMA)
+    plan = plan_for(check)
+    items = []
+    for position, record in enumerate(batch, 1):
+        prepared = read(record, check, plan)
+        if not prepared.rejected:
+            items.append(Item(position, record, prepared.payload, tuple(prepared.omitted)))
+    ids = [identity_keys(i.payload["identifiers"]) for i in items]
+    pool = [
+        *sorted({k for keys in ids for k in keys.values()}),
+        "clientUserId:elsewhere",
+        "email:someone.else@example.com",
+        "phone:+12025550199",
+        "custom:crm=7",
+        "custom:loyalty_id=elsewhere",
+    ]
+    owners: dict[str, str] = {}  # what the ledger holds: each key under its last person
+    for _ in range(data.draw(st.integers(0, 6))):
+        sent = data.draw(st.lists(st.sampled_from(pool), min_size=1, unique_by=identity_kind))
+        identifiers = _identifiers_of(sent)
+        owners.update(dict.fromkeys(identity_keys(identifiers).values(), person_key(identifiers)))
+    own = [person_key(i.payload["identifiers"]) for i in items]
+    looked_up = owner_keys(ids, own)
+    some = {k: v for k, v in owners.items() if k in looked_up}
+    assert group_people(items, owners=some) == group_people(items, owners=owners)
