@@ -52,8 +52,7 @@ def occurred_at(value: Any, path: str = "occurredAt") -> tuple[float | None, str
 def validate_event_user(value: Any, path: str = "user") -> str | None:
     """``EventUser``: phone (E.164), email or an external identifier; nothing else."""
     if not isinstance(value, dict):
-        what = "missing" if value is None else f"got {kind_of(value)}"
-        return f"{path}: required object with phone, email or externalIdentifiers ({what})"
+        return f"{path}: required object with phone, email or externalIdentifiers ({what(value)})"
     error = unknown(path, value, EVENT_USER_KEYS) or address(path, value)
     if error:
         return error
@@ -91,6 +90,11 @@ def _external(path: str, value: Any) -> str | None:
         return None
     where = f"{path}.customIdentifiers"
     return custom_identifiers(where, value["customIdentifiers"], "name", "key", "v1")
+
+
+def what(value: Any) -> str:
+    """What a required value is instead: missing, or of another kind."""
+    return "missing" if value is None else f"got {kind_of(value)}"
 
 
 def body_with(body: Any, allowed: Collection[str]) -> str | None:

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from .checks import kind_of, object_with, text
-from .v1_common import body_with, occurred, validate_event_user
+from .v1_common import body_with, occurred, validate_event_user, what
 
 SALES_CHANNEL_TYPES = ("WEB", "IOS_APP", "ANDROID_APP", "IN_STORE", "PHONE", "OTHER", "")
 INT64 = (-(2**63), 2**63 - 1)
@@ -35,8 +35,7 @@ def validate_ecommerce(body: Any, purchase: bool) -> str | None:
         return error
     items = body.get("items")
     if not isinstance(items, list):
-        what = "missing" if items is None else f"got {kind_of(items)}"
-        return f"items: required array of products ({what})"
+        return f"items: required array of products ({what(items)})"
     if not items:
         return "items: must not be empty"
     for index, item in enumerate(items):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .checks import kind_of, object_with, unknown
-from .v1_common import address, body_with
+from .v1_common import address, body_with, what
 
 SUBSCRIPTION_TYPES = ("MARKETING", "TRANSACTIONAL", "CHECKOUT_ABANDONED")
 CHANNELS = ("TEXT", "EMAIL")
@@ -25,8 +25,7 @@ def validate_unsubscribe(body: Any) -> str | None:
         return error
     user = body.get("user")
     if not isinstance(user, dict):
-        what = "missing" if user is None else f"got {kind_of(user)}"
-        return f"user: required object with phone or email ({what})"
+        return f"user: required object with phone or email ({what(user)})"
     if "externalIdentifiers" in user:
         return "user.externalIdentifiers: unknown field (an unsubscribe takes phone or email)"
     error = unknown("user", user, ("phone", "email")) or address("user", user)
