@@ -4,11 +4,14 @@ is sent twice.
 SQLAlchemy Core on SQLite (the default, a file in the working directory) or PostgreSQL
 (`postgresql+psycopg://...`, for runs on several machines). The package:
 
-- `schema`: the tables and statuses; `engine`: URL, engine, transactions and upgrades;
+- `schema`: the tables and statuses; `url`: the URL and `LedgerError`; `engine`: the
+  database and its transactions, over `connect` (pools, SQLite settings), `dialect` (SQL
+  SQLite and PostgreSQL write differently) and `versions` (creating and upgrading);
 - a store per concern, SQL on a connection: `people`, `optins`, `attribute_types`, `jobs`
   (with `records`, the plain values a job is recorded from);
-- `Ledger` (`writable`), what a run uses; `ReadOnlyLedger` (`read_only`), what a dry run
-  and the ledger command's listings use: `Ledger(url, read_only=True)` gives one.
+- `Ledger` (`writable`, from `writes`, `consent_writes` and `job_writes`), what a run
+  uses; `ReadOnlyLedger` (`read_only`), what a dry run and the ledger command's listings
+  use: `Ledger(url, read_only=True)` gives one.
 
 Guarantees when several runs (processes, threads, machines) share one ledger:
 - An opt-in is claimed at most once (see `optins`), and the claim is durable before
@@ -29,11 +32,11 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "BUSY_TIMEOUT_SECONDS": "engine",
-    "DEFAULT_FILE": "engine",
-    "DEFAULT_URL": "engine",
-    "LedgerError": "engine",
-    "resolve_url": "engine",
+    "BUSY_TIMEOUT_SECONDS": "connect",
+    "DEFAULT_FILE": "url",
+    "DEFAULT_URL": "url",
+    "LedgerError": "url",
+    "resolve_url": "url",
     "JobEntry": "records",
     "JobRecord": "records",
     "Claim": "optins",
