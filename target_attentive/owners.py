@@ -35,13 +35,12 @@ class IdentifierOwners:
 
     def lookup(self, keys: set[str]) -> dict[str, str]:
         """The owners of these identity keys (`keys.identity_keys`) known so far."""
-        ledger = self.ledger
+        if not keys:
+            return {}
         with self._lock:
             out = list(self._out.values())
-        if not keys or (not out and (ledger is None or ledger.absent)):
-            return {}
         # A set: the ledger sorts what it looks up, and the overlay needs no order.
-        found = ledger.identifier_owners(list(keys)) if ledger is not None else {}
+        found = self.ledger.identifier_owners(list(keys)) if self.ledger is not None else {}
         for owners in out:  # oldest first: the newest batch out wins
             found.update((k, owners[k]) for k in keys if k in owners)
         return found

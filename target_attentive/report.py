@@ -144,28 +144,10 @@ def render(summary: dict[str, Any], *, dry_run: bool) -> str:
                 optins=requests.get("optins_sent", 0),
             )
         )
-    if requests.get("optins_submitted"):
-        lines.append(
-            f"  {requests['optins_submitted']} opt-ins submitted in bulk jobs: confirmed or "
-            "released when the jobs' results are read; never resent"
-        )
-    if requests.get("optins_in_doubt"):
-        lines.append(
-            f"  {requests['optins_in_doubt']} opt-ins in doubt (no clear answer); never resent, "
-            "listed by `target-attentive-ledger optins --status in_doubt`"
-        )
-    if requests.get("optins_released"):
-        lines.append(
-            f"  {requests['optins_released']} opt-ins not sent or refused with their request: "
-            "released, sent by a later run"
-        )
+    lines += _counted(requests, _OPTIN_LINES)
     lines += _bulk_lines(requests)
     lines += _kind_lines(requests)
-    if requests.get("optins_not_enabled"):
-        lines.append(
-            f"  {requests['optins_not_enabled']} records carried opt-ins that were not sent: "
-            "subscriptions_enabled is false"
-        )
+    lines += _counted(requests, _NOT_ENABLED_LINES)
     lines.append(
         f"  {summary['seconds']} s, {summary['records_per_second']} records/s"
         + (f"; rejects in {summary['rejects_path']}" if summary["rejected"] else "")
@@ -250,24 +232,52 @@ def _kind_lines(requests: dict[str, int]) -> list[str]:
         lines.append(
             "  v1 bodies accepted: " + ", ".join(f"{n} {kind}" for kind, n in sent.items() if n)
         )
-    if requests.get("old_events"):
-        lines.append(
-            f"  {requests['old_events']} events occurred more than 12 hours before this run: "
-            "Attentive takes them but starts no journey (max_event_age_hours sets them aside)"
-        )
-    if requests.get("confirmation_texts"):
-        lines.append(
-            f"  {requests['confirmation_texts']} opt-outs asked Attentive to text a confirmation "
-            "(unsubscribe_notifications is true)"
-        )
-    if requests.get("optouts_in_doubt"):
-        lines.append(
-            f"  {requests['optouts_in_doubt']} opt-outs in doubt (no clear answer); never resent "
-            "while unsubscribe_notifications is true"
-        )
-    if requests.get("optins_overtaken"):
-        lines.append(
-            f"  {requests['optins_overtaken']} opt-ins not sent: an opt-out for the same address "
-            "and channel comes later in the input"
-        )
-    return lines
+    return lines + _counted(requests, _KIND_LINES)
+
+
+# A counter of the report's requests, and what its line says when it is not zero.
+_OPTIN_LINES = (
+    (
+        "optins_submitted",
+        "opt-ins submitted in bulk jobs: confirmed or released when the jobs' results are "
+        "read; never resent",
+    ),
+    (
+        "optins_in_doubt",
+        "opt-ins in doubt (no clear answer); never resent, listed by "
+        "`target-attentive-ledger optins --status in_doubt`",
+    ),
+    (
+        "optins_released",
+        "opt-ins not sent or refused with their request: released, sent by a later run",
+    ),
+)
+_NOT_ENABLED_LINES = (
+    (
+        "optins_not_enabled",
+        "records carried opt-ins that were not sent: subscriptions_enabled is false",
+    ),
+)
+_KIND_LINES = (
+    (
+        "old_events",
+        "events occurred more than 12 hours before this run: Attentive takes them but starts "
+        "no journey (max_event_age_hours sets them aside)",
+    ),
+    (
+        "confirmation_texts",
+        "opt-outs asked Attentive to text a confirmation (unsubscribe_notifications is true)",
+    ),
+    (
+        "optouts_in_doubt",
+        "opt-outs in doubt (no clear answer); never resent while unsubscribe_notifications is true",
+    ),
+    (
+        "optins_overtaken",
+        "opt-ins not sent: an opt-out for the same address and channel comes later in the input",
+    ),
+)
+
+
+def _counted(requests: dict[str, int], said: tuple[tuple[str, str], ...]) -> list[str]:
+    return [f"  {requests[name]} {text}" for name, text in said if requests.get(name)]

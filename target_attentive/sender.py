@@ -96,29 +96,21 @@ class SenderProcess:
 
     def submit(self, people: list[Outgoing], stream: str) -> int:
         """Hand a batch over (batches reach the child in the order submitted); its id."""
-        batch = next(self._ids)
-        with self._lock:
-            if self._dead:
-                raise SenderDied(self._died())
-            self._answers[batch] = queue.Queue()
-        wire = [p.to_wire() for p in people]
-        try:
-            self._write({"kind": "batch", "batch": batch, "stream": stream, "people": wire})
-        except (BrokenPipeError, ValueError) as exc:
-            raise SenderDied(self._died()) from exc
-        return batch
+        return self._submit({"stream": stream, "people": [p.to_wire() for p in people]})
 
     def submit_kinds(self, items: list[KindOutgoing], stream: str) -> int:
         """Hand over a batch of v1 bodies (events, opt-outs), in order with the rest."""
+        v1 = [item.to_wire() for item in items]
+        return self._submit({"stream": stream, "people": [], "v1": v1})
+
+    def _submit(self, batch_frame: dict[str, Any]) -> int:
         batch = next(self._ids)
         with self._lock:
             if self._dead:
                 raise SenderDied(self._died())
             self._answers[batch] = queue.Queue()
-        frame = {"kind": "batch", "batch": batch, "stream": stream, "people": []}
-        frame["v1"] = [item.to_wire() for item in items]
         try:
-            self._write(frame)
+            self._write({"kind": "batch", "batch": batch, **batch_frame})
         except (BrokenPipeError, ValueError) as exc:
             raise SenderDied(self._died()) from exc
         return batch

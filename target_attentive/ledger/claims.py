@@ -11,6 +11,16 @@ from sqlalchemy.engine import Connection
 from target_attentive.ledger.engine import Database
 
 
+def held_keys(
+    db: Database, conn: Connection, address: Any, key: Sequence[Any], addresses: list[str]
+) -> set[tuple]:
+    """The keys of every row held under these addresses, whatever its status."""
+    found: set[tuple] = set()
+    for condition in db.where_in(address, addresses):
+        found.update(tuple(row) for row in conn.execute(sa.select(*key).where(condition)))
+    return found
+
+
 def claim_new(
     db: Database, conn: Connection, table: sa.Table, key: Sequence[Any], rows: list[dict]
 ) -> set[tuple]:

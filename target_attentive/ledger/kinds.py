@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from target_attentive.ledger.claims import claim_new, set_status
+from target_attentive.ledger.claims import claim_new, held_keys, set_status
 from target_attentive.ledger.engine import Database
 from target_attentive.ledger.schema import OPTOUT_KEY, events, optins, optouts
 
@@ -58,12 +58,7 @@ class KindStore:
     # -- opt-outs -----------------------------------------------------------------------
 
     def known_optouts(self, conn: Connection, addresses: list[str]) -> set[OptOut]:
-        found: set[OptOut] = set()
-        for condition in self.db.where_in(optouts.c.person_key, addresses):
-            found.update(
-                (k, c, t) for k, c, t in conn.execute(sa.select(*OPTOUT_KEY).where(condition))
-            )
-        return found
+        return held_keys(self.db, conn, optouts.c.person_key, OPTOUT_KEY, addresses)
 
     def claim_optouts(self, conn: Connection, keys: list[OptOut], now: int) -> set[OptOut]:
         """Insert new opt-outs as pending; exactly the ones this statement inserted."""

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from target_attentive.ledger.claims import claim_new, set_status
+from target_attentive.ledger.claims import claim_new, held_keys, set_status
 from target_attentive.ledger.engine import Database
 from target_attentive.ledger.schema import OPTIN_KEY, OPTIN_STATUSES, PENDING, optins
 
@@ -67,12 +67,7 @@ class OptinStore:
             conn.execute(statement)
 
     def known(self, conn: Connection, keys: list[str]) -> set[Claim]:
-        found: set[Claim] = set()
-        for condition in self.db.where_in(optins.c.person_key, keys):
-            found.update(
-                (k, c, s) for k, c, s in conn.execute(sa.select(*OPTIN_KEY).where(condition))
-            )
-        return found
+        return held_keys(self.db, conn, optins.c.person_key, OPTIN_KEY, keys)
 
     def listing(self, conn: Connection, status: str | None) -> list[dict[str, Any]]:
         query = sa.select(*OPTIN_KEY, optins.c.status, optins.c.updated_at)
