@@ -19,7 +19,8 @@ COLLECT_EVERY_RECORDS = 10_000  # a full collection here took 4-11 ms: about 1%
 
 
 class Collector:
-    """`with collector:` around a load; `collector.tick()` once per record read."""
+    """`with collector:` around a load; `collector.tick()` once per record read (or
+    `tick(n)` once per batch of n)."""
 
     def __init__(self, every: int = COLLECT_EVERY_RECORDS) -> None:
         self.every = every
@@ -50,9 +51,9 @@ class Collector:
         if self._was_enabled:
             gc.enable()
 
-    def tick(self) -> None:
-        """Collect once `every` records have been read since the last collection."""
-        self._until_next -= 1
+    def tick(self, records: int = 1) -> None:
+        """Collect once `every` records have been read (or sent) since the last collection."""
+        self._until_next -= records
         if self._until_next <= 0:
             self._until_next = self.every
             self.collections += 1
