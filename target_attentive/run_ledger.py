@@ -9,7 +9,18 @@ from target_attentive.settings import Settings
 
 
 def open_ledger(settings: Settings) -> Any:
-    """The ledger, read-only on a dry run (a dry run shows what would be sent)."""
+    """The ledger, read-only on a dry run (a dry run shows what would be sent).
+
+    A dry run on a SQLite file not made yet reads an empty ledger that needs no SQLAlchemy.
+    """
+    if settings.dry_run:
+        from target_attentive.ledger.url import unmade_sqlite_file
+
+        path = unmade_sqlite_file(settings.ledger_url)
+        if path is not None:
+            from target_attentive.ledger.empty import AbsentLedger
+
+            return AbsentLedger(path)
     from target_attentive.ledger import Ledger
 
     return Ledger(settings.ledger_url, read_only=settings.dry_run)

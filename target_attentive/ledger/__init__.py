@@ -9,9 +9,12 @@ SQLAlchemy Core on SQLite (the default, a file in the working directory) or Post
   SQLite and PostgreSQL write differently) and `versions` (creating and upgrading);
 - a store per concern, SQL on a connection: `people`, `optins`, `attribute_types`, `jobs`
   (with `records`, the plain values a job is recorded from);
+- `rows`: row shapes, statuses and the pure rules on them (no SQLAlchemy);
 - `Ledger` (`writable`, from `writes`, `consent_writes` and `job_writes`), what a run
-  uses; `ReadOnlyLedger` (`read_only`), what a dry run and the ledger command's listings
-  use: `Ledger(url, read_only=True)` gives one.
+  uses; `ReadOnlyLedger` (`read_only`, its claims in memory: `memory`), what a dry run
+  and the ledger command's listings use: `Ledger(url, read_only=True)` gives one;
+  `AbsentLedger` (`empty`), what a dry run uses on a SQLite file not made yet, without
+  importing SQLAlchemy.
 
 Guarantees when several runs (processes, threads, machines) share one ledger:
 - An opt-in is claimed at most once (see `optins`), and the claim is durable before
@@ -41,6 +44,7 @@ _WHERE = {
     "JobRecord": "records",
     "Claim": "optins",
     "ReadOnlyLedger": "read_only",
+    "AbsentLedger": "empty",
     "Ledger": "writable",
     "CONFIRMED": "schema",
     "IN_DOUBT": "schema",

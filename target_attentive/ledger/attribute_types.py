@@ -14,32 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from target_attentive.ledger.engine import Database
+from target_attentive.ledger.rows import merge_types
 from target_attentive.ledger.schema import TYPE_CLAIMED, TYPE_CONFIRMED, custom_attributes
 
 table = custom_attributes
-
-
-def merge_types(
-    existing: dict[str, str], asked: dict[str, str], limit: int, counted: Collection[str] = ()
-) -> tuple[dict[str, str], list[str], dict[str, str]]:
-    """(types in force for the asked names, names refused by the cap, new names to record).
-
-    The cap counts the recorded names and `counted` (attributes the account has that the
-    ledger does not know, such as configured types) together.
-    """
-    in_force: dict[str, str] = {}
-    refused: list[str] = []
-    new: dict[str, str] = {}
-    room = limit - len(set(existing) | set(counted))
-    for name, kind in asked.items():
-        if name in existing:
-            in_force[name] = existing[name]
-        elif room > 0:
-            in_force[name] = new[name] = kind
-            room -= 1
-        else:
-            refused.append(name)
-    return in_force, refused, new
 
 
 class TypeStore:

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from target_attentive.ledger.base import now
-from target_attentive.ledger.kinds import OptOut, addresses, optout_rows
-from target_attentive.ledger.optins import Claim, claim_rows
+from target_attentive.ledger.kinds import addresses
+from target_attentive.ledger.rows import Claim, OptOut, claim_rows, optout_rows
 from target_attentive.ledger.schema import (
     CONFIRMED,
     IN_DOUBT,

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from target_attentive.ledger.base import now, unique
+from target_attentive.ledger.base import now
 from target_attentive.ledger.kinds import addresses
-from target_attentive.ledger.optins import Claim, claim_rows
 from target_attentive.ledger.people import last_wins
 from target_attentive.ledger.records import JobRecord
+from target_attentive.ledger.rows import Claim, claim_rows, unique
 from target_attentive.ledger.schema import CONFIRMED, IN_DOUBT, PENDING, SUBMITTED
 from target_attentive.ledger.writes import LedgerWrites
 

@@ -18,16 +18,11 @@ from sqlalchemy.engine import Connection
 
 from target_attentive.ledger.claims import claim_new, held_keys, set_status
 from target_attentive.ledger.engine import Database
+from target_attentive.ledger.rows import OptOut
 from target_attentive.ledger.schema import OPTOUT_KEY, events, optins, optouts
 
-OptOut = tuple[str, str, str]  # (address, channel, subscription type)
 Address = tuple[str, str]  # (address, channel)
 KINDS_VERSION = 3  # the schema version that added these tables
-
-
-def optout_rows(keys: Iterable[OptOut]) -> list[OptOut]:
-    """Opt-outs as sorted, unique string triples (rows in key order never deadlock)."""
-    return sorted({(str(k), str(c), str(t)) for k, c, t in keys})
 
 
 class KindStore:

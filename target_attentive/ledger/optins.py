@@ -9,7 +9,6 @@ second send.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,14 +16,8 @@ from sqlalchemy.engine import Connection
 
 from target_attentive.ledger.claims import claim_new, held_keys, set_status
 from target_attentive.ledger.engine import Database
+from target_attentive.ledger.rows import Claim
 from target_attentive.ledger.schema import OPTIN_KEY, OPTIN_STATUSES, PENDING, optins
-
-Claim = tuple[str, str, str]  # (person key or address, channel, signUpSourceId)
-
-
-def claim_rows(claims: Iterable[Claim]) -> list[Claim]:
-    """Claims as sorted, unique string triples (rows in key order never deadlock)."""
-    return sorted({(str(k), str(c), str(s)) for k, c, s in claims})
 
 
 def when(seconds: int) -> dt.datetime:

@@ -36,14 +36,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 3
+# Opt-in statuses live in rows.py, where a ledger that does not exist yet reads them too.
+from target_attentive.ledger.rows import CONFIRMED as CONFIRMED
+from target_attentive.ledger.rows import IN_DOUBT as IN_DOUBT
+from target_attentive.ledger.rows import OPTIN_STATUSES as OPTIN_STATUSES
+from target_attentive.ledger.rows import PENDING as PENDING
+from target_attentive.ledger.rows import SUBMITTED as SUBMITTED
 
-# Opt-in statuses. Every one of them blocks a resend.
-PENDING = "pending"  # claimed right before the request that carries it
-SUBMITTED = "submitted"  # bulk: in a job Attentive took (202), its results line not read
-CONFIRMED = "confirmed"  # Attentive accepted it (single: 202; bulk: a success line)
-IN_DOUBT = "in_doubt"  # sent, and whether it was applied cannot be known
-OPTIN_STATUSES = (PENDING, SUBMITTED, CONFIRMED, IN_DOUBT)
+SCHEMA_VERSION = 3
 
 # Opt-out statuses: claimed before sending (with confirmation texts on), then sent.
 OPTOUT_PENDING = "pending"

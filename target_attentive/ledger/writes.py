@@ -11,8 +11,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from target_attentive.ledger.base import LedgerBase, now, unique
+from target_attentive.ledger.base import LedgerBase, now
 from target_attentive.ledger.people import last_wins
+from target_attentive.ledger.rows import unique
 
 
 class LedgerWrites(LedgerBase):
