@@ -62,13 +62,23 @@ class LinesFile:
         self.write_raw(dumps(value))
 
     def write_raw(self, line: bytes) -> None:
+        self._opened().write(line + b"\n")
+        self._dirty = True
+        self.lines += 1
+
+    def write_many(self, values: list[Any]) -> None:
+        """Several lines in one write: a dry run's batch."""
+        if values:
+            self._opened().write(b"\n".join([dumps(v) for v in values]) + b"\n")
+            self._dirty = True
+            self.lines += len(values)
+
+    def _opened(self) -> IO[bytes]:
         if self._file is None:
             directory = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(directory, exist_ok=True)
             self._file = open(self.path, self.mode)  # noqa: SIM115 - kept open for the run
-        self._file.write(line + b"\n")
-        self._dirty = True
-        self.lines += 1
+        return self._file
 
     def make_durable(self) -> None:
         """Flush and fsync: after this, what was written survives a crash."""

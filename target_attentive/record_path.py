@@ -39,8 +39,15 @@ class StraightPath:
     the sink instead of raising, so validating is the validator's call alone.
     """
 
-    def __init__(self, sink: Sink, drain: Callable[[Sink], None], logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        drain: Callable[[Sink], None],
+        logger: logging.Logger,
+        maps: list | None = None,
+    ) -> None:
         self.sink = sink
+        self.maps = maps  # the stream's list of maps this path was made for
         self.drain = drain  # the target's `drain_one`
         self.logger = logger  # the target's: singer-sdk makes it anew on each read
         self.add_metadata = sink.include_sdc_metadata_properties
@@ -50,6 +57,17 @@ class StraightPath:
         )
         self.key_properties = tuple(sink._key_properties)
         self.preprocess = type(sink).preprocess_record is not Sink.preprocess_record
+
+    def serves(self, maps: list | None, sinks: dict, message_dict: dict) -> bool:
+        """Whether this path still takes the stream's records: the SDK replaces a stream's
+        list of maps, and its sink, when a new schema comes; the list is not changed once
+        a record was read. Cheaper than `unmapped_sink` on every record."""
+        return (
+            maps is self.maps
+            and maps is not None
+            and "record" in message_dict
+            and sinks.get(self.sink.stream_name) is self.sink
+        )
 
     def take(self, message_dict: dict) -> None:
         """The record of `message_dict` through the sink; drained when its batch is full."""

@@ -14,6 +14,7 @@ from target_attentive.checkpoint import CheckpointKeeper, Hold
 from target_attentive.collector import Collector
 from target_attentive.consent import ConsentOrder, has_unsubscribe
 from target_attentive.delivery import Delivery
+from target_attentive.heap import keep_freed_memory
 from target_attentive.jsonl import LinesFile
 from target_attentive.kind_delivery import KindDelivery
 from target_attentive.kinds import KindMapping
@@ -57,6 +58,7 @@ class Run:
         self.signalled = 0  # the signal that stopped the run
         self.waits = WaitFlag()  # the reading thread is only waiting (see `interruptible`)
         self.collector = Collector()  # the cyclic GC, paused during the load (collector.py)
+        keep_freed_memory()  # freed batches stay in the C heap for the next (heap.py)
         self._pipeline = Pipeline(self.waits)
         self.ledger = open_ledger(settings) if settings.ledger_enabled else None
         self.delivery = Delivery(settings, self.tally, self.ledger, logger)
@@ -122,12 +124,14 @@ class Run:
     def write(self, items: list[Any], stream: str, reject: Any, hold: Hold) -> None:
         """A dry run's batch: planned exactly like a run's, written to the dry-run file."""
         assert self.dry_run_file is not None
-        for person in self.delivery.plan(items, stream, reject):
-            for item in person.group.items:
-                self.dry_run_file.write(
-                    {"stream": stream, "position": item.position, "payload": person.payload}
-                )
-            self.tally.add("written", len(person.group.items))
+        lines = [
+            {"stream": stream, "position": item.position, "payload": person.payload}
+            for person in self.delivery.plan(items, stream, reject)
+            for item in person.group.items
+        ]
+        if lines:
+            self.dry_run_file.write_many(lines)
+            self.tally.add("written", len(lines))
         self.keeper.settle(hold)
 
     def _deliver(

@@ -20,6 +20,7 @@ from typing import IO, Any
 from target_attentive import masking
 from target_attentive.collector import Collector
 from target_attentive.frames import read_frame, write_frame
+from target_attentive.heap import keep_freed_memory
 from target_attentive.kind_outgoing import KindOutgoing
 from target_attentive.kind_sending import ConsentBarrier, KindSending, KindStarted
 from target_attentive.report import Tally
@@ -60,6 +61,7 @@ class _Outbox:
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    keep_freed_memory()  # as in the reading process (heap.py)
     inbound, outbound = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # the frame pipe is for frames only
     start = read_frame(inbound)

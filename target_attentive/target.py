@@ -66,7 +66,7 @@ class TargetAttentive(Target):
         self._MAX_RECORD_AGE_IN_MINUTES = self.settings.checkpoint_interval_seconds / 60
         # Sinks drain one after the other: delivery is concurrent already.
         self.max_parallelism = 1
-        self._paths: dict[str, StraightPath] = {}  # by stream
+        self._paths: dict[str | None, StraightPath] = {}  # by stream
 
     @override
     def get_sink_class(self, stream_name: str) -> type[Sink]:
@@ -96,13 +96,17 @@ class TargetAttentive(Target):
 
     def _straight_path(self, message_dict: dict) -> StraightPath | None:
         """The steps of a record of one of this target's sinks without a stream map."""
-        sink = unmapped_sink(self.mapper.stream_maps, self._sinks_active, message_dict)
+        stream_maps, sinks = self.mapper.stream_maps, self._sinks_active
+        stream = message_dict.get("stream")
+        path = self._paths.get(stream)
+        if path is not None and path.serves(stream_maps.get(stream), sinks, message_dict):
+            return path
+        sink = unmapped_sink(stream_maps, sinks, message_dict)
         if not isinstance(sink, (UsersSink, KindSink)):
             return None
-        path = self._paths.get(sink.stream_name)
-        if path is None or path.sink is not sink:  # a new stream, or a new schema's sink
-            path = StraightPath(sink, self.drain_one, self.logger)
-            self._paths[sink.stream_name] = path
+        # A new stream, or a new schema (the SDK makes a new list of maps and a new sink).
+        path = StraightPath(sink, self.drain_one, self.logger, stream_maps[stream])
+        self._paths[stream] = path
         return path
 
     @override
