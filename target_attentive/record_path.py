@@ -44,7 +44,7 @@ class StraightPath:
         sink: Sink,
         drain: Callable[[Sink], None],
         logger: logging.Logger,
-        maps: list | None = None,
+        maps: list,
     ) -> None:
         self.sink = sink
         self.maps = maps  # the stream's list of maps this path was made for
@@ -64,7 +64,6 @@ class StraightPath:
         a record was read. Cheaper than `unmapped_sink` on every record."""
         return (
             maps is self.maps
-            and maps is not None
             and "record" in message_dict
             and sinks.get(self.sink.stream_name) is self.sink
         )
