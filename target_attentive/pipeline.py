@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from target_attentive.answers import StopRequested
 from target_attentive.reader import WaitFlag
 from target_attentive.sender import BATCHES_AT_ONCE as WINDOW
 from target_attentive.stopping import interruptible
@@ -45,7 +46,7 @@ class Pipeline:
     def settle_oldest(self) -> None:
         """Wait for the oldest batch, interruptibly; its failure becomes the caller's."""
         with interruptible(self._waits):
-            self.in_flight[0].result()
+            self._result(self.in_flight[0])
         self.in_flight.popleft()
 
     def raise_failed(self) -> None:
@@ -55,7 +56,26 @@ class Pipeline:
             for future in list(self.in_flight):
                 if future.done() and future.exception() is not None:
                     self._ended = True  # every later check raises it too, as before
-                    future.result()
+                    self._result(future)
+
+    def _result(self, future: Future) -> None:
+        """The batch's outcome; for a batch stopped by a stop request, what caused it.
+
+        A batch's first failure stops the requests of every batch out (first_failure.py),
+        and those batches end in `StopRequested`. The failure to report is the cause: the
+        first other batch that failed otherwise (the batches out end soon once stopped).
+        Without one, the stop came from a signal, which the run reports itself.
+        """
+        try:
+            future.result()
+        except StopRequested as stopped:
+            for other in list(self.in_flight):
+                if other is future or other.cancelled():
+                    continue
+                cause = other.exception()
+                if cause is not None and not isinstance(cause, StopRequested):
+                    raise cause from None
+            raise stopped
 
     def drain(self, logger: logging.Logger) -> None:
         """Let every batch out finish; one that stopped is logged, its records unsettled."""

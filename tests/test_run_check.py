@@ -11,6 +11,7 @@ import threading
 
 import pytest
 
+from target_attentive.answers import StopRequested
 from target_attentive.run import Run
 from target_attentive.settings import Settings
 
@@ -84,6 +85,49 @@ def test_a_failure_after_a_success_is_seen(tmp_path) -> None:
         _wait_ended(run)
         with pytest.raises(ValueError, match="later batch failed"):
             run.check()
+    finally:
+        run.abort()
+        run.finish()
+
+
+def _stopped_by_another_failure(run: Run, cause: BaseException | None) -> None:
+    """The oldest batch ends in StopRequested after a newer one failed (or none did)."""
+    newer_failed = threading.Event()
+
+    def oldest() -> None:
+        newer_failed.wait(10)
+        raise StopRequested("stop requested")
+
+    def newer() -> None:
+        try:
+            if cause is not None:
+                raise cause
+        finally:
+            newer_failed.set()
+
+    run._launch(oldest)
+    run._launch(newer)
+    _wait_ended(run)
+
+
+@pytest.mark.parametrize("how", ["settle", "check"])
+def test_a_batch_stopped_by_another_s_failure_reports_that_failure(tmp_path, how) -> None:
+    run = _run(tmp_path)
+    try:
+        _stopped_by_another_failure(run, RuntimeError("batch 2 failed: Attentive kept failing"))
+        with pytest.raises(RuntimeError, match="batch 2 failed"):
+            run._pipeline.settle_oldest() if how == "settle" else run.check()
+    finally:
+        run.abort()
+        run.finish()
+
+
+def test_a_stop_with_no_failure_behind_it_stays_a_stop(tmp_path) -> None:
+    run = _run(tmp_path)
+    try:
+        _stopped_by_another_failure(run, None)
+        with pytest.raises(StopRequested):
+            run._pipeline.settle_oldest()
     finally:
         run.abort()
         run.finish()
