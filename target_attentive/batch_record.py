@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from target_attentive.answers import Answer
 from target_attentive.bulk import job_id_of
 from target_attentive.ledger.records import JobRecord
@@ -32,6 +34,12 @@ class UnitResult:
 
     leaves: list[Leaf]
     error: BaseException | None = None
+
+
+def kept_sources(person: Outgoing) -> orjson.Fragment:
+    """A person's source records as the job keeps them: the JSON text the reading process
+    wrote, put in the job's payloads as it is."""
+    return orjson.Fragment(person.sources_json or "[]")
 
 
 def record(
@@ -63,7 +71,7 @@ def record(
                     job_id,
                     stream,
                     [(p.key, p.digest) for p in people],
-                    [[p.key, p.digest, p.payload, p.sources] for p in people],
+                    [[p.key, p.digest, p.payload, kept_sources(p)] for p in people],
                 )
             )
             if not answer.optins_in_doubt:

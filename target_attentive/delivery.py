@@ -33,6 +33,7 @@ from target_attentive.coalesce import group_people, owner_keys
 from target_attentive.consent import OPT_IN, ConsentOrder
 from target_attentive.custom_plan import CustomAttributePlan, without_custom
 from target_attentive.custom_types import AttributeTypes
+from target_attentive.jsonl import dumps
 from target_attentive.keys import identity_keys, optin_key, payload_hash, person_key
 from target_attentive.owners import IdentifierOwners
 from target_attentive.problems import Problem
@@ -214,7 +215,7 @@ class Delivery:
                 p.digest,
                 p.payload,
                 p.claims,
-                [[i.position, i.record] for i in p.group.items] if bulk else [],
+                dumps([[i.position, i.record] for i in p.group.items]).decode() if bulk else "",
             )
             for p in people
         ]

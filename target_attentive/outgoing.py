@@ -23,8 +23,10 @@ class Outgoing:
     digest: str  # the payload's hash, recorded when accepted
     payload: dict
     claims: list[Claim] = field(default_factory=list)  # opt-ins to claim before sending
-    # Bulk mode: the [position, record] pairs it came from, for a refusal found later.
-    sources: list[list[Any]] = field(default_factory=list)
+    # Bulk mode: the [position, record] pairs it came from, for a refusal found later, as
+    # JSON text. Encoded once where they were read: the sending process only stores them
+    # with the job (batch_record.py), so decoding them there was work thrown away.
+    sources_json: str = ""
 
     def identity_keys(self) -> list[str]:
         """Its identifier values as ledger keys, recorded with `key` once accepted."""
@@ -32,13 +34,13 @@ class Outgoing:
 
     def to_wire(self) -> list[Any]:
         claims = [list(c) for c in self.claims]
-        return [self.key, self.digest, self.payload, claims, self.sources]
+        return [self.key, self.digest, self.payload, claims, self.sources_json]
 
     @classmethod
     def from_wire(cls, wire: list[Any]) -> Outgoing:
         key, digest, payload, claims, *rest = wire
-        sources = rest[0] if rest else []
-        return cls(key, digest, payload, [(c[0], c[1], c[2]) for c in claims], sources)
+        sources_json = rest[0] if rest else ""
+        return cls(key, digest, payload, [(c[0], c[1], c[2]) for c in claims], sources_json)
 
 
 @dataclass
