@@ -20,7 +20,7 @@ class Outgoing:
     """One planned person, as it crosses to the sending process."""
 
     key: str  # the person's ledger key
-    digest: str  # the payload's hash, recorded when accepted
+    digest: str  # the payload's hash, recorded when accepted; "" until the sender digests it
     payload: dict
     claims: list[Claim] = field(default_factory=list)  # opt-ins to claim before sending
     # Bulk mode: the [position, record] pairs it came from, for a refusal found later, as

@@ -32,6 +32,7 @@ from target_attentive.client import Answer, AttentiveClient, FatalAPIError
 from target_attentive.first_failure import until_failure
 from target_attentive.gate import PersonGate
 from target_attentive.jsonl import dumps
+from target_attentive.keys import payload_hash
 from target_attentive.kinds.shapes import ENDPOINTS
 from target_attentive.optin_claims import OptinClaims
 from target_attentive.outgoing import (
@@ -128,6 +129,9 @@ class Sending:
         and one person's requests keep their batches' order (gate.py).
         """
         batch = next(self._batches)
+        for person in people:
+            if not person.digest:  # the plan digests only the people it compared
+                person.digest = payload_hash(person.payload)
         self.gate.register(batch, (p.key for p in people))
         indexed = list(enumerate(people))
         size = self.bulk_size if self.bulk else 1
