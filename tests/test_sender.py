@@ -183,7 +183,7 @@ def test_the_collector_pauses_collects_on_schedule_and_restores() -> None:
 
 
 def test_a_batch_counts_as_its_records_for_the_collector() -> None:
-    with Collector(every=10) as collector:
+    with Collector(every=10, collect=lambda: 1) as collector:  # each finds garbage
         collector.tick(4)
         collector.tick(4)
         assert collector.collections == 0
@@ -194,3 +194,31 @@ def test_a_batch_counts_as_its_records_for_the_collector() -> None:
         assert collector.collections == 1
         collector.tick()
         assert collector.collections == 2
+
+
+def test_collections_that_find_nothing_wait_longer_up_to_the_most() -> None:
+    found = iter([0, 0, 0, 0, 0, 3, 0])
+    collector = Collector(every=10, most=50, collect=lambda: next(found))
+    waits = []
+    for _ in range(7):
+        records = collector.wait
+        collector.tick(records - 1)
+        assert collector.collections == len(waits)  # not yet
+        collector.tick()
+        waits.append(records)
+    # Doubled after each empty collection, capped at 50; back to 10 after one found garbage.
+    assert waits == [10, 20, 40, 50, 50, 50, 10]
+    assert collector.wait == 20
+
+
+def test_a_load_that_makes_cycles_keeps_them_collected() -> None:
+    """Cycles made all along keep the collector at its shortest wait: they never pile up."""
+    with Collector(every=100, most=1600) as collector:
+        for _ in range(5_000):
+            cycle: list = []
+            cycle.append(cycle)
+            del cycle
+            collector.tick()
+        assert collector.wait == 100
+        assert collector.collections == 50
+        assert gc.get_count()[0] <= 1_000  # at most one wait's cycles (and others' objects)
