@@ -124,7 +124,8 @@ def owner_keys(ids: list[dict[str, str]], own: Sequence[str]) -> set[str]:
     its key). Those are not looked up: a third of a usual batch's lookups.
     """
     keys = {key for keys in ids for key in keys.values()}
-    if _all_distinct(ids):  # not a custom one: which custom identifier is first varies
+    all_distinct = len(keys) == sum(map(len, ids))  # no value in two records
+    if all_distinct:  # not a custom one: which custom identifier is first varies
         keys.difference_update(key for key in own if not key.startswith("custom:"))
     return keys
 

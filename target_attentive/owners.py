@@ -42,7 +42,7 @@ class IdentifierOwners:
         # A set: the ledger sorts what it looks up, and the overlay needs no order.
         found = self.ledger.identifier_owners(list(keys)) if self.ledger is not None else {}
         for owners in out:  # oldest first: the newest batch out wins
-            found.update((k, owners[k]) for k in keys if k in owners)
+            found.update((k, owners[k]) for k in owners.keys() & keys)
         return found
 
     def submitted(self, batch: int, people: Iterable[tuple[str, dict]]) -> None:
