@@ -788,6 +788,14 @@ def part_bulk(bench: Bench, part: Part, *, with_ledger_off: bool) -> None:
     )
     part.add("bulk / dry run (wall clock)", pct(ratio), ">= 90%", ratio >= 0.9)
     part.add("bulk / dry run (per CPU second)", pct(cpu_ratio))
+    # Attentive's limit caps bulk mode whatever the CPU: requests/s times people a request.
+    per_request = bulk.count / max(requests, 1)
+    ceiling = BULK_LIMIT * per_request
+    part.figures["bulk_limit_ceiling_people_per_second"] = round(ceiling, 1)
+    part.add(
+        f"what the bulk limit allows ({BULK_LIMIT} requests/s, {per_request:.0f} a request)",
+        f"{rate(ceiling)}; bulk at {pct(bulk.per_second / ceiling)} of it",
+    )
     lost = [
         r
         for v in variants
