@@ -12,6 +12,8 @@ from typing import IO, Any
 
 import orjson
 
+_INT64 = 2**63  # orjson writes integers of 64 bits; JSON numbers have no such limit
+
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -37,12 +39,32 @@ def _decimal(value: Decimal) -> Any:
     return str(value)
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with every number beyond 64 bits (or a double's reach) as its text."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -_INT64 <= value < _INT64:
+        return str(value) if value.bit_length() < 10_000 else "(a number too long to write)"
+    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 18:
+        return str(value)
+    return value
+
+
 def dumps(value: Any) -> bytes:
-    """One JSON document as bytes, without a newline."""
+    """One JSON document as bytes, without a newline; whatever a record holds.
+
+    orjson refuses keys that are not text and whole numbers beyond 64 bits (a tap's JSON
+    may hold either). Such a value is written again, more slowly, with those keys and
+    numbers as text (`json_safe`), as a line of the rejects file writes them.
+    """
     try:
         return orjson.dumps(value, default=_default)
-    except orjson.JSONEncodeError:  # keys that are not text: written as text, more slowly
-        return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(json_safe(value), default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 class LinesFile:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import jsonschema_rs
@@ -15,12 +14,12 @@ from typing_extensions import override
 
 from target_attentive.config_schema import CONFIG_SCHEMA
 from target_attentive.custom_types import schema_kind
+from target_attentive.jsonl import json_safe
 from target_attentive.mapping import PAYLOAD_PARTS
 from target_attentive.people import RecordPlan, prepare
 from target_attentive.problems import Problem, describe
 
 MELTANO_TEST_STREAM = "meltano_test_stream"  # what `meltano config test` sends
-_INT64 = 2**63
 
 
 @dataclass(slots=True)
@@ -253,18 +252,3 @@ def _write(write: Any, record: dict, **entry: Any) -> None:
     expanded digit by digit on the way; a line about a record must never stop the run.
     """
     write(record=json_safe(record), **entry)
-
-
-def json_safe(value: Any) -> Any:
-    """`value` with every number beyond 64 bits (or a double's reach) as its text."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and abs(value) >= _INT64:
-        return str(value) if value.bit_length() < 10_000 else "(a number too long to write)"
-    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 18:
-        return str(value)
-    return value

@@ -22,12 +22,12 @@ from hypothesis.internal.conjecture import junkdrawer
 
 from target_attentive.coalesce import group_people, owner_keys
 from target_attentive.custom_types import AttributeTypes, schema_kind
-from target_attentive.jsonl import dumps
+from target_attentive.jsonl import dumps, json_safe
 from target_attentive.keys import identity_keys, identity_kind, payload_hash, person_key
 from target_attentive.mapping import compile_mapping
 from target_attentive.people import Prepared, RecordPlan, prepare
 from target_attentive.reading import map_record
-from target_attentive.sinks import Item, RecordCheck, json_safe
+from target_attentive.sinks import Item, RecordCheck
 from target_attentive.validation import validate_payload
 
 
