@@ -84,13 +84,17 @@ def main() -> None:
     batches: queue.Queue[dict[str, Any] | None] = queue.Queue()
 
     def read_inbound() -> None:
-        while (frame := read_frame(inbound)) is not None:
-            if frame["kind"] == "stop":
-                sending.stop.set()
-            else:
-                batches.put(frame)
-        sending.stop.set()  # the parent is gone or done: nothing more goes out
-        batches.put(None)
+        try:
+            while (frame := read_frame(inbound)) is not None:
+                if frame["kind"] == "stop":
+                    sending.stop.set()
+                else:
+                    batches.put(frame)
+        except Exception:  # a frame it cannot read: end, so the parent is told, not left waiting
+            logger.exception("The sending process could not read what it was given")
+        finally:
+            sending.stop.set()  # the parent is gone or done: nothing more goes out
+            batches.put(None)
 
     threading.Thread(target=read_inbound, name="inbound", daemon=True).start()
     finished = threading.Event()
