@@ -21,9 +21,7 @@ from __future__ import annotations
 import struct
 from typing import IO, Any
 
-import orjson
-
-from target_attentive.jsonl import dumps
+from target_attentive.jsonl import dumps, loads
 
 _HEADER = struct.Struct(">I")
 
@@ -43,4 +41,4 @@ def read_frame(stream: IO[bytes]) -> dict[str, Any] | None:
     data = stream.read(size)
     if len(data) < size:
         return None
-    return orjson.loads(data)
+    return loads(data)

@@ -6,6 +6,9 @@ and is several times faster than the standard library on the dry-run path.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import math
 import os
 from decimal import Decimal
 from typing import IO, Any
@@ -20,6 +23,8 @@ def _default(value: Any) -> Any:
         return _decimal(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):  # as orjson writes them
+        return value.isoformat()
     return str(value)
 
 
@@ -40,13 +45,16 @@ def _decimal(value: Decimal) -> Any:
 
 
 def json_safe(value: Any) -> Any:
-    """`value` with every number beyond 64 bits (or a double's reach) as its text."""
+    """`value` with every number beyond 64 bits (or a double's reach) as its text, keys
+    that are not text as text, and what is not a finite number as null (as orjson has it)."""
     if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+        return {k if isinstance(k, str) else str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
         return [json_safe(v) for v in value]
     if isinstance(value, bool):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, int) and not -_INT64 <= value < _INT64:
         return str(value) if value.bit_length() < 10_000 else "(a number too long to write)"
     if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 18:
@@ -57,14 +65,26 @@ def json_safe(value: Any) -> Any:
 def dumps(value: Any) -> bytes:
     """One JSON document as bytes, without a newline; whatever a record holds.
 
-    orjson refuses keys that are not text and whole numbers beyond 64 bits (a tap's JSON
-    may hold either). Such a value is written again, more slowly, with those keys and
-    numbers as text (`json_safe`), as a line of the rejects file writes them.
+    orjson refuses keys that are not text, whole numbers beyond 64 bits and text that is
+    not Unicode (a lone surrogate, which JSON's `\\ud800` escapes can carry): a tap's JSON
+    may hold any of them. Such a value is written again, more slowly, by the standard
+    library: those keys and numbers as text (`json_safe`), as a line of the rejects file
+    writes them, and every character past ASCII as its escape, so nothing is lost.
     """
     try:
         return orjson.dumps(value, default=_default)
     except orjson.JSONEncodeError:
-        return orjson.dumps(json_safe(value), default=_default, option=orjson.OPT_NON_STR_KEYS)
+        text = json.dumps(json_safe(value), default=_default, separators=(",", ":"))
+        return text.encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """What `dumps` wrote, read back: orjson refuses a lone surrogate's escape, which the
+    standard library reads (it is the one that wrote it)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 class LinesFile:

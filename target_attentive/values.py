@@ -53,12 +53,27 @@ def is_truthy(value: Any) -> bool:
     raise Invalid(_NOT_YES_NO)
 
 
+def unicode_text(text: str) -> str:
+    """`text`, or `Invalid` when it holds a lone surrogate: a tap's JSON can carry one (the
+    escape `\\ud800`), but no UTF-8 body can, and Attentive would get a mangled value."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid(
+                "holds a character that is not text (a lone surrogate, written \\ud800 to "
+                "\\udfff in JSON); fix how the tap reads this column"
+            ) from None
+    return text
+
+
 def to_text(value: Any) -> str | None:
     """A scalar as trimmed text; numbers without a trailing `.0`; None when empty."""
     if value is None:
         return None
     if isinstance(value, str):
-        return value.strip() or None
+        text = value.strip()
+        return (text if text.isascii() else unicode_text(text)) or None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, Decimal, float)):
@@ -166,7 +181,8 @@ def to_custom_value(value: Any) -> str | int | float | bool | None:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value.strip() or None
+        text = value.strip()
+        return (text if text.isascii() else unicode_text(text)) or None
     if isinstance(value, (int, float, Decimal)):
         return to_number(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from target_attentive.normalize import Invalid, to_number
+from target_attentive.values import unicode_text
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -116,8 +117,10 @@ def to_property(value: Any, depth: int = 0) -> Any:
     """
     if depth > MAX_DEPTH:
         raise Invalid(f"nests deeper than {MAX_DEPTH} levels; flatten it with a stream map")
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return unicode_text(value)
     if isinstance(value, (int, float, Decimal)):
         return to_number(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
@@ -127,5 +130,5 @@ def to_property(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         if not all(isinstance(key, str) for key in value):
             raise Invalid("is an object with a key that is not text")
-        return {key: to_property(item, depth + 1) for key, item in value.items()}
+        return {unicode_text(key): to_property(item, depth + 1) for key, item in value.items()}
     raise Invalid(f"is a {type(value).__name__}, which JSON cannot carry; map text or numbers")

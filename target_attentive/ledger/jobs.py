@@ -13,6 +13,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from target_attentive.jsonl import loads
 from target_attentive.ledger.engine import Database
 from target_attentive.ledger.optins import when
 from target_attentive.ledger.people import last_wins
@@ -97,7 +98,7 @@ class JobStore:
             return kept
         for condition in self.db.where_in(job_payloads.c.job_id, job_ids):
             query = sa.select(job_payloads.c.job_id, job_payloads.c.people).where(condition)
-            kept.update({job_id: orjson.loads(blob) for job_id, blob in conn.execute(query)})
+            kept.update({job_id: loads(blob) for job_id, blob in conn.execute(query)})
         return kept
 
     def _rows(self, conn: Connection, job_id: str) -> dict[str, tuple[str, str | None]]:
@@ -207,7 +208,7 @@ class JobStore:
         )
         needle = orjson.dumps(key)
         for job_id, at, blob in conn.execute(open_jobs):
-            if needle in blob and any(entry[0] == key for entry in orjson.loads(blob)):
+            if needle in blob and any(entry[0] == key for entry in loads(blob)):
                 found[job_id] = at
         return [
             job_id for job_id, _at in sorted(found.items(), key=lambda item: (item[1], item[0]))

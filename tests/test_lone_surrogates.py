@@ -1,0 +1,151 @@
+"""Text that is not Unicode (a lone surrogate) never stops, hangs or garbles a run.
+
+A tap's JSON can carry one as an escape (`"\\ud800"`), and Python reads it as a str no
+UTF-8 encoder takes. Found by trying it: every mode crashed writing the record to the
+rejects file, and single and bulk mode hung when the sending process could not read the
+frame carrying it. Now a mapped field holding one is left out with a reason, and the
+record is written and kept (rejects file, bulk jobs) with the escape, losing nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import struct
+import threading
+from pathlib import Path
+
+import pytest
+from targetrun import base_config, read_lines, run_target, write_input
+
+from target_attentive.frames import read_frame, write_frame
+from target_attentive.jsonl import dumps
+from target_attentive.kinds.values import to_property
+from target_attentive.ledger import Ledger
+from target_attentive.outgoing import Outgoing
+from target_attentive.problems import Invalid
+from target_attentive.report import Tally
+from target_attentive.sandbox.process import SandboxProcess
+from target_attentive.sender import SenderDied, SenderProcess
+from target_attentive.settings import Settings
+from target_attentive.values import to_custom_value, to_text
+
+LONE = "Bo\ud83dx"  # a high surrogate with no low one after it
+
+SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "people",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "email": {"type": ["string", "null"]},
+            "name": {"type": ["string", "null"]},
+            "note": {"type": ["string", "null"]},
+        },
+    },
+    "key_properties": ["id"],
+}
+RECORDS = [
+    {"id": 1, "email": "one@example.com", "name": "Ann", "extra": "x\ud800y"},  # unmapped
+    {"id": 2, "email": "two@example.com", "name": LONE},  # mapped: left out
+    {"id": 3, "email": "three@example.com", "note": "\udfff"},  # a custom attribute
+    {"id": 4, "email": "four@example.com", "name": "Zoë 😀"},  # real non-ASCII text: kept
+]
+MAPPING = {
+    "identifiers": {"email": "email", "clientUserId": "id"},
+    "attributes": {"firstName": "name"},
+    "custom_attributes": {"Note": "note"},
+}
+
+
+def _lines() -> list[str]:
+    lines = [json.dumps(SCHEMA)]  # json.dumps writes the surrogates as escapes
+    lines += [json.dumps({"type": "RECORD", "stream": "people", "record": r}) for r in RECORDS]
+    return [*lines, json.dumps({"type": "STATE", "value": {"last_id": 4}})]
+
+
+@pytest.mark.parametrize("mode", ["dry run", "single", "bulk"])
+def test_a_lone_surrogate_costs_its_field_and_nothing_else(tmp_path: Path, mode: str) -> None:
+    source = write_input(tmp_path / "in.singer", _lines())
+    with SandboxProcess() as sb:
+        config = base_config(sb, tmp_path, mapping=MAPPING, max_retry_seconds=5)
+        if mode == "dry run":
+            config.update(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl"))
+        else:
+            config["mode"] = mode
+        result = run_target(config, source, tmp_path, timeout=60)  # a hang fails here
+        assert result.returncode == 0, result.stderr[-3000:]
+        sent = {p["identifiers"]["clientUserId"]: p["attributes"] for p in sb.people()}
+        in_jobs = sum(job["totalRecords"] for job in sb.report()["jobs"])
+    assert result.states == [{"last_id": 4}]
+    summary = result.summary()
+    done = summary["written"] if mode == "dry run" else summary["accepted"]
+    assert (summary["read"], done, summary["rejected"]) == (4, 4, 0)
+    omitted = {line["position"]: line for line in read_lines(tmp_path / "rejects.jsonl")}
+    assert sorted(omitted) == [2, 3]
+    assert omitted[2]["field"] == "attributes.firstName"
+    assert omitted[3]["field"] == "attributes.custom.Note"
+    assert "lone surrogate" in omitted[2]["reason"]
+    assert omitted[2]["record"]["name"] == LONE  # written with the escape, read back whole
+    if mode == "single":
+        assert sent["2"] == {} and sent["4"] == {"firstName": "Zoë 😀"}
+    if mode == "dry run":
+        payloads = {p["position"]: p["payload"] for p in read_lines(tmp_path / "dry.jsonl")}
+        assert "attributes" not in payloads[2] and "attributes" not in payloads[3]
+        assert payloads[4]["attributes"] == {"firstName": "Zoë 😀"}
+    if mode == "bulk":  # Attentive took them into a job; the job keeps each record whole
+        assert in_jobs == 4
+        with Ledger(config["ledger_url"], read_only=True) as ledger:
+            (job,) = ledger.unreconciled_jobs()
+            kept = {e.key: e.sources for e in ledger.job_entries(job["job_id"])}
+        assert kept["clientUserId:1"] == [[1, RECORDS[0]]]
+        assert kept["clientUserId:2"] == [[2, RECORDS[1]]]
+
+
+def test_text_conversions_refuse_a_lone_surrogate_and_keep_real_text() -> None:
+    for convert in (to_text, to_custom_value, to_property):
+        with pytest.raises(Invalid, match="lone surrogate"):
+            convert(LONE)
+        assert convert("Zoë 😀") == "Zoë 😀"
+    with pytest.raises(Invalid, match="lone surrogate"):
+        to_property({"a": {"\udc00": 1}})  # a key too
+
+
+def test_json_lines_and_frames_carry_a_lone_surrogate_whole() -> None:
+    value = {"name": LONE, "big": 2**70, "ok": "é"}
+    assert json.loads(dumps(value)) == {"name": LONE, "big": str(2**70), "ok": "é"}
+    stream = io.BytesIO()
+    write_frame(stream, {"kind": "batch", "people": [value]})
+    stream.seek(0)
+    assert read_frame(stream) == {"kind": "batch", "people": [json.loads(dumps(value))]}
+
+
+def test_a_frame_the_sending_process_cannot_read_fails_the_batch_rather_than_hang() -> None:
+    """Whatever ends the sending process's reading ends the process: the batch waiting on
+    it fails with SenderDied, where it used to wait for ever."""
+    settings = Settings.from_config(
+        {"api_key": "k", "api_url": "http://127.0.0.1:9", "ledger_enabled": False}
+    )
+    sender = SenderProcess(settings, logging.getLogger("test"), Tally())
+    try:
+        # Bytes no JSON reader takes, framed as the parent frames a batch (frames.py).
+        sender._to_child.write(struct.pack(">I", 5) + b"{bad}")
+        sender._to_child.flush()
+        people = [Outgoing("email:a", "", {"identifiers": {"email": "a@example.com"}})]
+        raised: list[BaseException] = []
+
+        def wait() -> None:
+            try:
+                sender.wait(sender.submit(people, "people"), threading.Event(), lambda: None)
+            except BaseException as exc:
+                raised.append(exc)
+
+        waiting = threading.Thread(target=wait, daemon=True)
+        waiting.start()
+        waiting.join(30)  # a hang fails the test, not the suite
+        assert not waiting.is_alive(), "the batch waited for a process that reads nothing"
+        assert [type(exc) for exc in raised] == [SenderDied]
+    finally:
+        sender.close(timeout=10)
