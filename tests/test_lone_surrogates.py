@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from targetrun import base_config, read_lines, run_target, write_input
+from targetrun import base_config, read_lines, run_target, singer_lines, write_input
 
 from target_attentive.frames import read_frame, write_frame
 from target_attentive.jsonl import dumps
@@ -33,42 +33,22 @@ from target_attentive.values import to_custom_value, to_text
 
 LONE = "Bo\ud83dx"  # a high surrogate with no low one after it
 
-SCHEMA = {
-    "type": "SCHEMA",
-    "stream": "people",
-    "schema": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "email": {"type": ["string", "null"]},
-            "name": {"type": ["string", "null"]},
-            "note": {"type": ["string", "null"]},
-        },
-    },
-    "key_properties": ["id"],
-}
 RECORDS = [
-    {"id": 1, "email": "one@example.com", "name": "Ann", "extra": "x\ud800y"},  # unmapped
-    {"id": 2, "email": "two@example.com", "name": LONE},  # mapped: left out
-    {"id": 3, "email": "three@example.com", "note": "\udfff"},  # a custom attribute
-    {"id": 4, "email": "four@example.com", "name": "Zoë 😀"},  # real non-ASCII text: kept
+    {"id": 1, "email": "one@example.com", "first_name": "Ann", "extra": "x\ud800y"},  # unmapped
+    {"id": 2, "email": "two@example.com", "first_name": LONE},  # mapped: left out
+    {"id": 3, "email": "three@example.com", "tier": "\udfff"},  # a custom attribute
+    {"id": 4, "email": "four@example.com", "first_name": "Zoë 😀"},  # real non-ASCII text
 ]
 MAPPING = {
     "identifiers": {"email": "email", "clientUserId": "id"},
-    "attributes": {"firstName": "name"},
-    "custom_attributes": {"Note": "note"},
+    "attributes": {"firstName": "first_name"},
+    "custom_attributes": {"Note": "tier"},
 }
-
-
-def _lines() -> list[str]:
-    lines = [json.dumps(SCHEMA)]  # json.dumps writes the surrogates as escapes
-    lines += [json.dumps({"type": "RECORD", "stream": "people", "record": r}) for r in RECORDS]
-    return [*lines, json.dumps({"type": "STATE", "value": {"last_id": 4}})]
 
 
 @pytest.mark.parametrize("mode", ["dry run", "single", "bulk"])
 def test_a_lone_surrogate_costs_its_field_and_nothing_else(tmp_path: Path, mode: str) -> None:
-    source = write_input(tmp_path / "in.singer", _lines())
+    source = write_input(tmp_path / "in.singer", singer_lines(RECORDS))  # escapes them
     with SandboxProcess() as sb:
         config = base_config(sb, tmp_path, mapping=MAPPING, max_retry_seconds=5)
         if mode == "dry run":
@@ -88,7 +68,7 @@ def test_a_lone_surrogate_costs_its_field_and_nothing_else(tmp_path: Path, mode:
     assert omitted[2]["field"] == "attributes.firstName"
     assert omitted[3]["field"] == "attributes.custom.Note"
     assert "lone surrogate" in omitted[2]["reason"]
-    assert omitted[2]["record"]["name"] == LONE  # written with the escape, read back whole
+    assert omitted[2]["record"]["first_name"] == LONE  # written with the escape, read back whole
     if mode == "single":
         assert sent["2"] == {} and sent["4"] == {"firstName": "Zoë 😀"}
     if mode == "dry run":
