@@ -16,6 +16,8 @@ from typing import IO, Any
 import orjson
 
 _INT64 = 2**63  # orjson writes integers of 64 bits; JSON numbers have no such limit
+MAX_DEPTH = 200  # orjson writes 254 levels; json_safe takes two frames a level
+TOO_DEEP = f"(nested deeper than {MAX_DEPTH} levels: not written)"
 
 
 def _default(value: Any) -> Any:
@@ -44,13 +46,19 @@ def _decimal(value: Decimal) -> Any:
     return str(value)
 
 
-def json_safe(value: Any) -> Any:
+def json_safe(value: Any, depth: int = 0) -> Any:
     """`value` with every number beyond 64 bits (or a double's reach) as its text, keys
-    that are not text as text, and what is not a finite number as null (as orjson has it)."""
+    that are not text as text, what is not a finite number as null (as orjson has it), and
+    what is nested deeper than `MAX_DEPTH` as a note saying so: Python's recursion limit
+    would stop the run there (a tap's JSON may nest up to about 990 levels)."""
+    if isinstance(value, (dict, list, tuple, set, frozenset)) and depth >= MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
-        return {k if isinstance(k, str) else str(k): json_safe(v) for k, v in value.items()}
+        return {
+            k if isinstance(k, str) else str(k): json_safe(v, depth + 1) for k, v in value.items()
+        }
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [json_safe(v) for v in value]
+        return [json_safe(v, depth + 1) for v in value]
     if isinstance(value, bool):
         return value
     if isinstance(value, float) and not math.isfinite(value):

@@ -124,6 +124,11 @@ class InputReader(SingerReader):
                 f"input line {self.line_number} is not JSON ({exc.msg}, column {exc.colno}); "
                 "the tap wrote something that is not a Singer message"
             ) from None
+        except RecursionError:  # Python reads about 990 levels of nesting, no more
+            raise InvalidInputLine(
+                f"input line {self.line_number} nests its values deeper than Python reads "
+                "(about 990 levels); flatten that field in the tap or with a stream map"
+            ) from None
         if not isinstance(message, dict):
             raise InvalidInputLine(
                 f"input line {self.line_number} is not a JSON object, so not a Singer message"
