@@ -142,3 +142,32 @@ def accepted_emails(sandbox: Any) -> list[str]:
         for a in sandbox.accepted()
         if a["payload"]["identifiers"].get("email")
     ]
+
+
+@dataclass
+class ModeRun:
+    """A load through the CLI in one mode, with what the sandbox made of it."""
+
+    result: Result
+    config: dict[str, Any]
+    people: list[dict]  # the people the sandbox holds (single mode applies them at once)
+    in_jobs: int  # people its bulk jobs took
+
+
+def run_in_mode(
+    mode: str, records: list[dict[str, Any]], tmp_path: Path, **overrides: Any
+) -> ModeRun:
+    """The records as a stream through the CLI in `mode` ("single", "bulk" or "dry run"),
+    against a fresh sandbox; `overrides` are settings (a `mapping` among them)."""
+    from target_attentive.sandbox.process import SandboxProcess
+
+    source = write_input(tmp_path / "in.singer", singer_lines(records))
+    with SandboxProcess() as sb:
+        config = base_config(sb, tmp_path, **overrides)
+        if mode == "dry run":
+            config.update(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl"))
+        else:
+            config["mode"] = mode
+        result = run_target(config, source, tmp_path, timeout=60)  # a hang fails here
+        jobs = sb.report()["jobs"]
+        return ModeRun(result, config, sb.people(), sum(job["totalRecords"] for job in jobs))

@@ -11,10 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-from targetrun import base_config, read_lines, run_target, singer_lines, write_input
+from targetrun import (
+    read_lines,
+    run_in_mode,
+    run_target,
+    singer_lines,
+    write_input,
+)
 
 from target_attentive.jsonl import MAX_DEPTH, TOO_DEEP, dumps, json_safe
-from target_attentive.sandbox.process import SandboxProcess
 
 MAPPING = {"identifiers": {"email": "email", "clientUserId": "id"}}
 
@@ -41,14 +46,7 @@ def test_a_record_nested_900_levels_is_written_cut_where_it_is_too_deep(
         {"id": 1, "email": "one@example.com", "deep": nested(900)},
         {"id": 2, "email": "not an email", "deep": nested(900)},  # a field left out: a line
     ]
-    source = write_input(tmp_path / "in.singer", singer_lines(records))
-    with SandboxProcess() as sb:
-        config = base_config(sb, tmp_path, mapping=MAPPING)
-        if mode == "dry run":
-            config.update(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl"))
-        else:
-            config["mode"] = mode
-        result = run_target(config, source, tmp_path, timeout=60)
+    result = run_in_mode(mode, records, tmp_path, mapping=MAPPING).result
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.states == [{"last_id": 2}]
     (omitted,) = read_lines(tmp_path / "rejects.jsonl")

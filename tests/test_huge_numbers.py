@@ -8,11 +8,16 @@ from pathlib import Path
 
 import orjson
 import pytest
-from targetrun import PEOPLE_SCHEMA, base_config, read_lines, run_target, singer_lines, write_input
+from targetrun import (
+    PEOPLE_SCHEMA,
+    read_lines,
+    run_in_mode,
+    run_target,
+    write_input,
+)
 
 from target_attentive.jsonl import dumps
 from target_attentive.ledger import Ledger
-from target_attentive.sandbox.process import SandboxProcess
 
 
 def test_a_5000_digit_integer_and_a_huge_exponent_cost_their_field(tmp_path: Path) -> None:
@@ -64,17 +69,10 @@ def test_a_number_beyond_64_bits_in_a_record_never_stops_a_load(tmp_path: Path, 
     and orjson writes no integer beyond 64 bits. Such a number is written as its text, as
     the rejects file already did."""
     mapping = {"identifiers": {"email": "email", "clientUserId": "id"}}
-    source = write_input(tmp_path / "in.singer", singer_lines(_huge_records()))
-    with SandboxProcess() as sb:
-        config = base_config(sb, tmp_path, mapping=mapping)
-        if mode == "dry run":
-            config.update(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl"))
-        else:
-            config["mode"] = mode
-        result = run_target(config, source, tmp_path, timeout=60)
-        assert result.returncode == 0, result.stderr[-3000:]
-        arrived = {p["identifiers"].get("clientUserId") for p in sb.people()}
-        in_jobs = sum(job["totalRecords"] for job in sb.report()["jobs"])
+    run = run_in_mode(mode, _huge_records(), tmp_path, mapping=mapping)
+    result, config, in_jobs = run.result, run.config, run.in_jobs
+    assert result.returncode == 0, result.stderr[-3000:]
+    arrived = {p["identifiers"].get("clientUserId") for p in run.people}
     assert result.states == [{"last_id": 4}]
     summary = result.summary()
     assert summary["read"] == 4

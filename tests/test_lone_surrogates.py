@@ -17,7 +17,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from targetrun import base_config, read_lines, run_target, singer_lines, write_input
+from targetrun import (
+    read_lines,
+    run_in_mode,
+)
 
 from target_attentive.frames import read_frame, write_frame
 from target_attentive.jsonl import dumps
@@ -26,7 +29,6 @@ from target_attentive.ledger import Ledger
 from target_attentive.outgoing import Outgoing
 from target_attentive.problems import Invalid
 from target_attentive.report import Tally
-from target_attentive.sandbox.process import SandboxProcess
 from target_attentive.sender import SenderDied, SenderProcess
 from target_attentive.settings import Settings
 from target_attentive.values import to_custom_value, to_text
@@ -48,17 +50,10 @@ MAPPING = {
 
 @pytest.mark.parametrize("mode", ["dry run", "single", "bulk"])
 def test_a_lone_surrogate_costs_its_field_and_nothing_else(tmp_path: Path, mode: str) -> None:
-    source = write_input(tmp_path / "in.singer", singer_lines(RECORDS))  # escapes them
-    with SandboxProcess() as sb:
-        config = base_config(sb, tmp_path, mapping=MAPPING, max_retry_seconds=5)
-        if mode == "dry run":
-            config.update(dry_run=True, dry_run_path=str(tmp_path / "dry.jsonl"))
-        else:
-            config["mode"] = mode
-        result = run_target(config, source, tmp_path, timeout=60)  # a hang fails here
-        assert result.returncode == 0, result.stderr[-3000:]
-        sent = {p["identifiers"]["clientUserId"]: p["attributes"] for p in sb.people()}
-        in_jobs = sum(job["totalRecords"] for job in sb.report()["jobs"])
+    run = run_in_mode(mode, RECORDS, tmp_path, mapping=MAPPING, max_retry_seconds=5)
+    result, config, in_jobs = run.result, run.config, run.in_jobs  # a hang fails in it
+    assert result.returncode == 0, result.stderr[-3000:]
+    sent = {p["identifiers"]["clientUserId"]: p["attributes"] for p in run.people}
     assert result.states == [{"last_id": 4}]
     summary = result.summary()
     done = summary["written"] if mode == "dry run" else summary["accepted"]
