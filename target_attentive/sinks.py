@@ -246,9 +246,10 @@ class UsersSink(BatchSink):
 
 
 def _write(write: Any, record: dict, **entry: Any) -> None:
-    """Write a line about a record, its numbers JSON cannot hold as they are written as text.
+    """Write a line about a record, its numbers a double cannot hold as they are written as text.
 
-    A whole number beyond 64 bits stops orjson, and a `Decimal` like 1E+999999999 would be
-    expanded digit by digit on the way; a line about a record must never stop the run.
+    `jsonl.dumps` already never fails on a record; this keeps the tap's own digits of a
+    number past a double's precision (a `Decimal` with an exponent beyond 18), which the
+    file's usual encoding would round.
     """
     write(record=json_safe(record), **entry)
